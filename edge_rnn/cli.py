@@ -1,0 +1,147 @@
+"""The `edge-rnn` command. Commands are thin: they parse options and call library functions.
+
+Every user mistake ends as one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edge_rnn import cli_run
+from edge_rnn.runtime.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None, help="Recurrent networks from PyTorch to streaming ONNX.")
+train_app = typer.Typer(no_args_is_help=True, help="Train a model (needs edge-rnn[train]).")
+app.add_typer(train_app, name="train")
+
+TRAIN_EXTRA = "this command needs PyTorch: pip install 'edge-rnn[train]'"
+
+
+def _need_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise UserError(TRAIN_EXTRA) from None
+
+
+def _config(**kwargs):
+    from edge_rnn.config import ModelConfig, parse_sizes
+
+    try:
+        kwargs["hidden"] = parse_sizes(kwargs["hidden"])
+        return ModelConfig(**kwargs)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def _train_options(out, epochs, max_minutes, optimizer, lr, clip, patience, seed, resume, quiet):
+    from edge_rnn.train import TrainOptions
+
+    return TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
+                        clip=clip, patience=patience, seed=seed, resume=resume, quiet=quiet)
+
+
+def _print_result(result: dict, as_json: bool) -> None:
+    import json
+
+    if as_json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+
+
+@train_app.command("lm")
+def train_lm_cmd(
+    data: Path = typer.Option(..., help="training text, one sentence a line (.txt or .gz)"),
+    out: Path = typer.Option(..., help="folder for checkpoints and metrics"),
+    valid: Optional[Path] = typer.Option(None, help="validation text"),
+    cell: str = typer.Option("lstm", help="rnn, gru or lstm"),
+    hidden: str = typer.Option("256,128", help="hidden size of each layer, comma-separated"),
+    embedding: int = typer.Option(200, min=1),
+    vocab_size: int = typer.Option(10000, min=3, help="keep this many words, the rest become <unk>"),
+    dropout: float = typer.Option(0.25),
+    tie_weights: bool = typer.Option(False, help="share embedding and output weights"),
+    epochs: int = typer.Option(20, min=1),
+    max_minutes: float = typer.Option(0.0, min=0.0, help="stop after this long (0: no limit)"),
+    batch_size: int = typer.Option(20, min=1),
+    bptt: int = typer.Option(35, min=1, help="truncated backpropagation length"),
+    optimizer: str = typer.Option("sgd", help="sgd or adam"),
+    lr: float = typer.Option(20.0),
+    clip: float = typer.Option(0.25, help="gradient-norm clipping (0: off)"),
+    patience: int = typer.Option(3, min=1, help="epochs without improvement before stopping"),
+    seed: int = typer.Option(1111),
+    resume: bool = typer.Option(False, help="continue from OUT/last.pt"),
+    quiet: bool = typer.Option(False, help="no progress output"),
+    json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
+):
+    """Train a word-level language model."""
+    _need_torch()
+    from edge_rnn.lm_train import LMData, train_lm
+
+    config = _config(task="lm", cell=cell, hidden=hidden, embedding=embedding, dropout=dropout,
+                     tie_weights=tie_weights)
+    if valid is not None and not valid.is_file():
+        raise UserError(f"validation text not found: {valid}")
+    opts = _train_options(out, epochs, max_minutes, optimizer, lr, clip, patience, seed, resume, quiet)
+    best = train_lm(config, LMData(data, valid, vocab_size, batch_size, bptt), opts)
+    _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
+
+
+@app.command("export")
+def export_cmd(
+    checkpoint: Path = typer.Argument(..., help="a checkpoint from `edge-rnn train` (best.pt)"),
+    out: Path = typer.Option(..., help="the .onnx file to write"),
+    quantize: Optional[str] = typer.Option(None, help="int8: dynamic int8 weights"),
+    valid_text: Optional[Path] = typer.Option(None, help="language model: report perplexity on this text"),
+    json_out: bool = typer.Option(False, "--json", help="print the report as JSON"),
+):
+    """Export a checkpoint to ONNX with explicit states and metadata, checked for parity."""
+    _need_torch()
+    from edge_rnn.export.pipeline import export_checkpoint
+
+    measure = None
+    if valid_text is not None:
+        from edge_rnn.runtime.lm import evaluate_text
+        from edge_rnn.runtime.session import Session
+
+        if not valid_text.is_file():
+            raise UserError(f"text file not found: {valid_text}")
+        measure = lambda path: {k: v for k, v in evaluate_text(Session(path, "lm"), valid_text).items()
+                                if k in ("perplexity", "top1_accuracy", "tokens")}
+    report = export_checkpoint(checkpoint, out, quantize or "fp32", measure)
+    _print_result(report, json_out)
+
+
+app.command("inspect")(cli_run.inspect_cmd)
+app.command("stream")(cli_run.stream_cmd)
+app.command("eval")(cli_run.eval_cmd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning user errors into one line on stderr and exit 2."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except UserError as e:
+        print(f"edge-rnn: error: {e}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, BrokenPipeError) as e:
+        return 130 if isinstance(e, KeyboardInterrupt) else 0
+    except Exception as e:
+        # Typer's usage errors (bad flags, missing options; click-style, vendored or not).
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            print(f"edge-rnn: error: {e.format_message()}", file=sys.stderr)
+            return 2
+        if type(e).__name__ == "Abort":
+            print("edge-rnn: aborted", file=sys.stderr)
+            return 130
+        raise
+    return code if isinstance(code, int) else 0
+
+if __name__ == "__main__":
+    sys.exit(main())

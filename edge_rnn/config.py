@@ -1,0 +1,76 @@
+"""The model configuration: the single source of truth, saved in checkpoints and ONNX metadata."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+CELLS = ("rnn", "gru", "lstm")
+TASKS = ("lm", "kws")
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model's architecture (no weights, no data paths)."""
+
+    task: str = "lm"
+    cell: str = "lstm"
+    hidden: list[int] = field(default_factory=lambda: [256, 128])
+    dropout: float = 0.0
+    # language model
+    vocab_size: int = 0
+    embedding: int = 200
+    tie_weights: bool = False
+    # keyword spotter
+    labels: list[str] = field(default_factory=list)
+    sample_rate: int = 8000
+    n_mels: int = 32
+    win: int = 200  # samples in one analysis window (25 ms at 8 kHz)
+    hop: int = 80  # samples between frames (10 ms at 8 kHz)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        if self.cell not in CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
+        self.hidden = [int(h) for h in self.hidden]
+        if not self.hidden or min(self.hidden) < 1:
+            raise ValueError("--hidden needs one positive size per layer, e.g. 256,128")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError("--dropout must be in [0, 1)")
+        if self.task == "lm" and self.tie_weights and self.hidden[-1] != self.embedding:
+            raise ValueError(
+                f"--tie-weights needs the last hidden size ({self.hidden[-1]}) "
+                f"to equal --embedding ({self.embedding})"
+            )
+
+    @property
+    def state_sizes(self) -> list[tuple[str, int]]:
+        """(name, size) of each recurrent state tensor in order: h0, [c0], h1, [c1], ..."""
+        out = []
+        for i, size in enumerate(self.hidden):
+            out.append((f"h{i}", size))
+            if self.cell == "lstm":
+                out.append((f"c{i}", size))
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        data = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def parse_sizes(text: str) -> list[int]:
+    """Parse '256,128' into [256, 128], with a message that says how to fix bad input."""
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"sizes must be comma-separated integers like 256,128, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"sizes must be positive integers like 256,128, got {text!r}")
+    return sizes

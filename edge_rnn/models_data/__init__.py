@@ -1,0 +1,1 @@
+"""Bundled default models (int8 ONNX)."""

@@ -1,0 +1,144 @@
+"""The training loop shared by every task: epochs, LR decay on plateau, early stopping,
+time limit, per-epoch metrics and resumable atomic checkpoints.
+
+A task supplies `train_epoch(optimizer, deadline) -> dict` and `evaluate() -> (loss, dict)`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from edge_rnn.checkpoint import load_checkpoint, save_checkpoint
+from edge_rnn.config import ModelConfig
+from edge_rnn.runtime.errors import UserError
+from edge_rnn.runtime.fileio import write_text_atomic
+
+
+@dataclass
+class TrainOptions:
+    out: Path
+    epochs: int = 20
+    max_minutes: float = 0.0  # 0: no limit
+    optimizer: str = "sgd"
+    lr: float = 20.0
+    lr_decay: float = 4.0  # divide the learning rate by this when validation stops improving
+    min_lr: float = 1e-4
+    patience: int = 3  # epochs without improvement before stopping early
+    clip: float = 0.25
+    weight_decay: float = 0.0
+    seed: int = 1111
+    resume: bool = False
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adam"):
+            raise UserError("--optimizer must be sgd or adam")
+        if self.epochs < 1 or self.lr <= 0 or self.lr_decay < 1 or self.patience < 1:
+            raise UserError("--epochs and --patience must be >= 1, --lr > 0, --lr-decay >= 1")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_optimizer(model: torch.nn.Module, opts: TrainOptions) -> torch.optim.Optimizer:
+    if opts.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+
+
+def _write_metrics(out: Path, history: list[dict]) -> None:
+    write_text_atomic(out / "metrics.json", json.dumps(history, indent=1))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(history[0].keys()))
+    writer.writeheader()
+    writer.writerows(history)
+    write_text_atomic(out / "metrics.csv", buf.getvalue())
+
+
+def fit(
+    model: torch.nn.Module,
+    config: ModelConfig,
+    opts: TrainOptions,
+    train_epoch: Callable[[torch.optim.Optimizer, float], dict],
+    evaluate: Callable[[], tuple[float, dict]],
+    extra: dict[str, Any],
+) -> dict:
+    """Train until epochs, patience or time run out. Writes last.pt, best.pt and metrics.
+
+    `extra` is stored in every checkpoint (e.g. the vocabulary or labels).
+    Returns the best epoch's metrics.
+    """
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    optimizer = make_optimizer(model, opts)
+    state = {"epoch": 0, "lr": opts.lr, "best": math.inf, "bad_epochs": 0, "history": []}
+    if opts.resume and (out / "last.pt").is_file():
+        ckpt = load_checkpoint(out / "last.pt")
+        if ckpt["config"] != config:
+            raise UserError(f"{out}/last.pt was trained with another config; use a new --out")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        state = json.loads(ckpt["train"])
+        log(opts, f"resuming after epoch {state['epoch']} (lr {state['lr']:.4g})")
+    deadline = time.monotonic() + opts.max_minutes * 60 if opts.max_minutes > 0 else math.inf
+
+    while state["epoch"] < opts.epochs and time.monotonic() < deadline:
+        for group in optimizer.param_groups:
+            group["lr"] = state["lr"]
+        started = time.monotonic()
+        model.train()
+        train_metrics = train_epoch(optimizer, deadline)
+        model.eval()
+        with torch.no_grad():
+            val_loss, val_metrics = evaluate()
+        state["epoch"] += 1
+        row = {"epoch": state["epoch"], "lr": state["lr"], **train_metrics, **val_metrics,
+               "seconds": round(time.monotonic() - started, 1)}
+        state["history"].append(row)
+        improved = val_loss < state["best"] - 1e-4
+        if improved:
+            state["best"], state["bad_epochs"] = val_loss, 0
+            save_checkpoint(out / "best.pt", model, config, **extra, train=json.dumps(row))
+        else:
+            state["bad_epochs"] += 1
+            state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
+        log(opts, "epoch " + " ".join(f"{k}={_fmt(v)}" for k, v in row.items())
+            + ("  *best" if improved else f"  (lr -> {state['lr']:.4g})"))
+        save_checkpoint(out / "last.pt", model, config, **extra,
+                        optimizer=optimizer.state_dict(), train=json.dumps(state))
+        _write_metrics(out, state["history"])
+        if state["bad_epochs"] >= opts.patience:
+            log(opts, f"stopping early: no improvement for {opts.patience} epochs")
+            break
+    if not state["history"]:
+        raise UserError("no epoch finished: raise --max-minutes")
+    best = min(state["history"], key=lambda r: r.get("val_loss", math.inf))
+    return best
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def log(opts: TrainOptions, message: str) -> None:
+    if not opts.quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def options_dict(opts: TrainOptions) -> dict:
+    d = asdict(opts)
+    d["out"] = str(d["out"])
+    return d

@@ -1,0 +1,79 @@
+"""PyTorch -> ONNX with every recurrent state as a named input and output.
+
+We use the TorchScript-based exporter (`dynamo=False`) on purpose: it maps nn.LSTM/GRU/RNN to
+the ONNX LSTM/GRU/RNN ops with dynamic batch and time axes. Traps we avoid, each checked by the
+parity test rather than trusted:
+- an example input of time 1 can freeze the time axis: we trace with time 5, batch 2;
+- one tensor object passed as both h and c can merge two inputs: every state is its own tensor;
+- declared output shapes can be frozen: every output gets dynamic batch/time axes.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import onnx
+import torch
+
+from edge_rnn.config import ModelConfig
+from edge_rnn.runtime.contract import Contract, StateSpec
+
+from .wrappers import StreamingWrapper, io_names
+
+OPSET = 17
+
+
+def example_inputs(config: ModelConfig, batch: int = 2, time: int = 5):
+    """Inputs for tracing: time > 1 and distinct, non-zero state tensors."""
+    gen = torch.Generator().manual_seed(0)
+    if config.task == "lm":
+        x = torch.randint(0, config.vocab_size, (batch, time), generator=gen)
+    else:
+        x = torch.rand(batch, time * config.hop, generator=gen) * 0.2 - 0.1
+    state = [torch.randn(batch, size, generator=gen) * 0.1 for _, size in config.state_sizes]
+    return x, state
+
+
+def export_fp32(model: torch.nn.Module, config: ModelConfig, path: Path) -> None:
+    """Trace `model` (in eval mode) to an fp32 ONNX file at `path`, without metadata."""
+    model.eval()
+    inputs, outputs = io_names(config)
+    x, state = example_inputs(config)
+    axes = {inputs[0]: {0: "batch", 1: "time" if config.task == "lm" else "samples"},
+            outputs[0]: {0: "batch", 1: "time" if config.task == "lm" else "frames"}}
+    axes.update({name: {0: "batch"} for name in inputs[1:] + outputs[1:]})
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(StreamingWrapper(model), (x, *state), str(path), dynamo=False,
+                          input_names=inputs, output_names=outputs, dynamic_axes=axes,
+                          opset_version=OPSET, do_constant_folding=True)
+
+
+def make_contract(config: ModelConfig, precision: str, extra: dict) -> Contract:
+    """The contract for a checkpoint's model; `extra` holds vocab or labels/detector."""
+    inputs, outputs = io_names(config)
+    states = [StateSpec(i, o, size) for i, o, (_, size) in
+              zip(inputs[1:], outputs[1:], config.state_sizes)]
+    c = Contract(task=config.task, precision=precision, config=json.loads(config.to_json()), states=states,
+                 input=inputs[0], output=outputs[0])
+    if config.task == "lm":
+        c.vocab, c.unk, c.eos = extra["vocab"], "<unk>", "<eos>"
+    else:
+        c.labels, c.sample_rate, c.hop = config.labels, config.sample_rate, config.hop
+        c.detector = extra.get("detector", {})
+    return c
+
+
+def write_metadata(path: Path, contract: Contract, out: Path | None = None) -> None:
+    """Replace the edge_rnn.* metadata_props of the model at `path`, check it, save to `out`."""
+    model = onnx.load(str(path))
+    keep = [p for p in model.metadata_props if not p.key.startswith("edge_rnn.")]
+    del model.metadata_props[:]
+    model.metadata_props.extend(keep)
+    for key, value in contract.to_metadata().items():
+        model.metadata_props.add(key=key, value=value)
+    model.producer_name = "edge-rnn"
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out or path))

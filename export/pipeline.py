@@ -1,0 +1,58 @@
+"""`edge-rnn export`: checkpoint -> checked ONNX file (fp32 or int8) with the contract inside."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from edge_rnn.checkpoint import load_checkpoint
+from edge_rnn.models import build_model
+from edge_rnn.runtime.errors import UserError
+from edge_rnn.runtime.fileio import atomic_path
+
+from .onnx_export import export_fp32, make_contract, write_metadata
+from .parity import check_parity
+from .quantize import PRECISIONS, quantize_int8
+
+
+def export_checkpoint(checkpoint: Path, out: Path, precision: str = "fp32",
+                      measure: Callable[[Path], dict] | None = None) -> dict:
+    """Export, write metadata, prove parity (fp32), quantize if asked; rename into place at the end.
+
+    `measure(model_path) -> metrics` (e.g. validation perplexity) runs on the fp32 model and,
+    when quantizing, on the int8 model too, so the report shows what quantization costs.
+    Returns a report: sizes, parity error, precision, metrics.
+    """
+    if precision not in PRECISIONS:
+        raise UserError(f"--quantize must be one of {', '.join(PRECISIONS[1:])}, got {precision!r}")
+    if out.suffix != ".onnx":
+        raise UserError(f"--out must end in .onnx, got {out}")
+    ckpt = load_checkpoint(checkpoint)
+    config = ckpt["config"]
+    model = build_model(config)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    extra = {k: ckpt[k] for k in ("vocab", "detector") if k in ckpt}
+    report = {"checkpoint": str(checkpoint), "out": str(out), "task": config.task,
+              "cell": config.cell, "hidden": config.hidden, "precision": precision}
+    with tempfile.TemporaryDirectory(prefix="edge-rnn-export-") as tmp:
+        fp32 = Path(tmp) / "model.fp32.onnx"
+        export_fp32(model, config, fp32)
+        write_metadata(fp32, make_contract(config, "fp32", extra))
+        report["parity_max_abs_diff"] = check_parity(model, config, fp32)
+        report["fp32_bytes"] = fp32.stat().st_size
+        final = fp32
+        if precision == "int8":
+            final = Path(tmp) / "model.int8.onnx"
+            quantize_int8(fp32, final)
+            write_metadata(final, make_contract(config, "int8", extra))
+            report["int8_bytes"] = final.stat().st_size
+            report["size_ratio"] = round(report["int8_bytes"] / report["fp32_bytes"], 4)
+        if measure is not None:
+            report["fp32_metrics"] = measure(fp32)
+            if final is not fp32:
+                report["int8_metrics"] = measure(final)
+        with atomic_path(out) as target:
+            target.write_bytes(final.read_bytes())
+    return report

@@ -1,0 +1,117 @@
+"""Next-word prediction on an edge-rnn language model, and perplexity through the runtime."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .errors import UserError
+from .session import Session, Stream
+from .text import sentences
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Along the last axis, in float64 for a stable perplexity."""
+    x = logits.astype(np.float64)
+    x -= x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+class Vocabulary:
+    """The word list carried in the model's metadata."""
+
+    def __init__(self, words: list[str], unk: str, eos: str):
+        self.words = words
+        self.index = {w: i for i, w in enumerate(words)}
+        if unk not in self.index or eos not in self.index:
+            raise UserError("the model's vocabulary lacks its own <unk> or <eos> word")
+        self.unk, self.eos = self.index[unk], self.index[eos]
+
+    def encode(self, words: Iterable[str]) -> list[int]:
+        """Unknown words map to <unk>; a word known only in lower case maps to that."""
+        get, unk = self.index.get, self.unk
+        return [get(w, get(w.lower(), unk)) for w in words]
+
+
+class NextWordPredictor:
+    """Feed words, ask for the most likely next words. One predictor is one stream.
+
+    A fresh or reset predictor starts as after an end of sentence.
+    """
+
+    def __init__(self, model: str | Path | Session, threads: int = 1):
+        self.session = model if isinstance(model, Session) else Session(model, "lm", threads)
+        if self.session.contract.task != "lm":
+            raise UserError(f"{self.session.path} is not a language model")
+        c = self.session.contract
+        self.vocab = Vocabulary(c.vocab, c.unk, c.eos)
+        self.stream = Stream(self.session)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything fed so far; the next word is predicted as a sentence start."""
+        self.stream.reset()
+        self._logits = self.stream.step(np.array([[self.vocab.eos]], np.int64))[0, -1]
+
+    def feed(self, words: str | Iterable[str]) -> None:
+        """Advance over words (a string is split on whitespace). A prefix runs as one chunk."""
+        tokens = self.vocab.encode(words.split() if isinstance(words, str) else words)
+        if not tokens:
+            return  # nothing to feed; an empty chunk never reaches onnxruntime
+        logits = self.stream.step(np.asarray(tokens, np.int64)[None, :])  # (1, time, vocab)
+        self._logits = logits[0, -1]
+
+    def top_k(self, k: int = 5) -> list[tuple[str, float]]:
+        """The k most likely next words with their probabilities, best first."""
+        k = max(1, min(k, self._logits.size))
+        idx = np.argpartition(-self._logits, k - 1)[:k]
+        idx = idx[np.argsort(-self._logits[idx])]
+        probs = np.exp(log_softmax(self._logits)[idx])
+        return [(self.vocab.words[i], float(p)) for i, p in zip(idx, probs)]
+
+    def get_state(self) -> tuple[list[np.ndarray], np.ndarray]:
+        return self.stream.get_state(), self._logits.copy()
+
+    def set_state(self, saved: tuple[list[np.ndarray], np.ndarray]) -> None:
+        state, logits = saved
+        self.stream.set_state(state)
+        self._logits = np.array(logits, np.float32)
+
+
+def evaluate_text(session: Session, path: str | Path, chunk: int = 256,
+                  on_progress: Callable[[int], None] | None = None) -> dict:
+    """Perplexity and top-1/top-5 accuracy over a text file, streamed in chunks with state carried.
+
+    The text is one stream (sentences joined with <eos>), started as after an <eos>.
+    """
+    if chunk < 1:
+        raise UserError("--chunk must be at least 1")
+    c = session.contract
+    vocab = Vocabulary(c.vocab, c.unk, c.eos)
+    ids = [vocab.eos]
+    for words in sentences(path):
+        ids.extend(vocab.encode(words))
+    if len(ids) < 2:
+        raise UserError(f"{path} holds no words")
+    ids_arr = np.asarray(ids, np.int64)
+    state = session.zero_state(1)
+    nll, top1, top5, unk_targets = 0.0, 0, 0, 0
+    for start in range(0, len(ids) - 1, chunk):
+        x = ids_arr[start : min(start + chunk, len(ids) - 1)]
+        y = ids_arr[start + 1 : start + 1 + x.size]
+        logits, state = session.run(x[None, :], state)
+        logp = log_softmax(logits[0])  # (time, vocab)
+        nll -= float(logp[np.arange(y.size), y].sum())
+        best5 = np.argpartition(-logits[0], 4, axis=-1)[:, :5]
+        top1 += int((logits[0].argmax(-1) == y).sum())
+        top5 += int((best5 == y[:, None]).any(-1).sum())
+        unk_targets += int((y == vocab.unk).sum())
+        if on_progress:
+            on_progress(x.size)
+    n = len(ids) - 1
+    return {"tokens": n, "perplexity": math.exp(nll / n), "top1_accuracy": top1 / n,
+            "top5_accuracy": top5 / n, "unk_rate": unk_targets / n,
+            "precision": c.precision, "chunk": chunk}

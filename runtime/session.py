@@ -1,0 +1,129 @@
+"""A stateful streaming session over any edge-rnn ONNX model.
+
+`Session` owns the onnxruntime session and the contract read from the model's metadata; it
+holds no stream state, so many streams (threads, users) share one safely. `Stream` holds one
+stream's recurrent state and advances it chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .contract import Contract, parse_metadata
+from .errors import UserError
+from .model_file import check_model_file
+
+TASK_NAMES = {"lm": "language model", "kws": "keyword spotter"}
+
+
+def session_options(threads: int = 1, optimized_path: str | None = None) -> ort.SessionOptions:
+    """Options for small recurrent models on small devices.
+
+    One intra-op thread by default: a step is far too small to split across threads, and
+    the other cores stay free for the app (or for more sessions). Full graph optimisation;
+    `optimized_path` saves the optimised graph so a device can skip that work at load.
+    """
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, threads)
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads <= 1:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if optimized_path:
+        opts.optimized_model_filepath = str(optimized_path)
+    opts.log_severity_level = 3
+    return opts
+
+
+class Session:
+    """An edge-rnn model loaded into onnxruntime, with its contract.
+
+    model: path to an .onnx file. task: refuse a model of another task ("lm" or "kws").
+    """
+
+    def __init__(self, model: str | Path, task: str | None = None, threads: int = 1,
+                 optimized_path: str | None = None):
+        self.path = Path(model)
+        check_model_file(self.path)
+        try:
+            self.ort = ort.InferenceSession(str(self.path), session_options(threads, optimized_path),
+                                            providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own types for a corrupt or foreign file
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"{self.path} is not a loadable ONNX model: {first[:200]}") from None
+        self.contract: Contract = parse_metadata(self.ort.get_modelmeta().custom_metadata_map,
+                                                 str(self.path))
+        if task is not None and self.contract.task != task:
+            raise UserError(f"{self.path} is a {TASK_NAMES[self.contract.task]}, "
+                            f"but this command needs a {TASK_NAMES[task]}")
+        c = self.contract
+        self.input_names = [c.input] + [s.input for s in c.states]
+        self.output_names = [c.output] + [s.output for s in c.states]
+        missing = set(self.input_names) - {i.name for i in self.ort.get_inputs()}
+        if missing:
+            raise UserError(f"{self.path} lacks the inputs its metadata names: {sorted(missing)}")
+        self.input_dtype = np.int64 if c.task == "lm" else np.float32
+
+    def zero_state(self, batch: int = 1) -> list[np.ndarray]:
+        """The state at the start of a stream: zeros, float32 (batch, size) per state."""
+        return [np.zeros((batch, s.size), np.float32) for s in self.contract.states]
+
+    def run(self, x: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One call: x (batch, time) and the states in; (output, new states) out.
+
+        An empty chunk is refused here: onnxruntime may abort or zero the state on time 0.
+        """
+        if x.ndim != 2 or x.shape[1] == 0 or x.shape[0] == 0:
+            raise ValueError(f"a chunk must be (batch, time) with batch, time >= 1, got {x.shape}")
+        feeds = dict(zip(self.input_names, [x, *state]))
+        out = self.ort.run(self.output_names, feeds)
+        return out[0], out[1:]
+
+
+class Stream:
+    """One stream's state over a shared Session. Not shared between threads; make one each."""
+
+    def __init__(self, session: Session, batch: int = 1):
+        self.session, self.batch = session, batch
+        self.state = session.zero_state(batch)
+
+    def reset(self) -> None:
+        """Start over: zero every state."""
+        self.state = self.session.zero_state(self.batch)
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """Advance over chunk x (batch, time); returns the model output for it."""
+        out, self.state = self.session.run(x, self.state)
+        return out
+
+    def get_state(self) -> list[np.ndarray]:
+        return [s.copy() for s in self.state]
+
+    def set_state(self, state: list[np.ndarray]) -> None:
+        want = [(self.batch, s.size) for s in self.session.contract.states]
+        got = [tuple(np.shape(s)) for s in state]
+        if got != want:
+            raise ValueError(f"state shapes {got} do not match this model's {want}")
+        self.state = [np.ascontiguousarray(s, dtype=np.float32) for s in state]
+
+    def state_bytes(self) -> bytes:
+        """The state as bytes (a small header, then float32 little-endian), for suspend/resume."""
+        header = struct.pack("<4sII", b"ERS1", len(self.state), self.batch)
+        return header + b"".join(s.astype("<f4").tobytes() for s in self.state)
+
+    def load_state_bytes(self, data: bytes) -> None:
+        """Restore exactly what `state_bytes` produced (for the same model)."""
+        magic, count, batch = struct.unpack_from("<4sII", data)
+        sizes = [s.size for s in self.session.contract.states]
+        if magic != b"ERS1" or count != len(sizes) or batch != self.batch:
+            raise ValueError("these state bytes are not from this model or batch size")
+        flat = np.frombuffer(data, "<f4", offset=12)
+        if flat.size != batch * sum(sizes):
+            raise ValueError("state bytes have the wrong length for this model")
+        parts = np.split(flat, np.cumsum([batch * s for s in sizes])[:-1])
+        self.state = [p.reshape(batch, s).astype(np.float32) for p, s in zip(parts, sizes)]
