@@ -39,11 +39,10 @@ def _config(**kwargs):
         raise UserError(str(e)) from None
 
 
-def _train_options(out, epochs, max_minutes, optimizer, lr, clip, patience, seed, resume, quiet):
+def _train_options(**kwargs):
     from edge_rnn.train import TrainOptions
 
-    return TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
-                        clip=clip, patience=patience, seed=seed, resume=resume, quiet=quiet)
+    return TrainOptions(**kwargs)
 
 
 def _print_result(result: dict, as_json: bool) -> None:
@@ -76,6 +75,7 @@ def train_lm_cmd(
     clip: float = typer.Option(0.25, help="gradient-norm clipping (0: off)"),
     patience: int = typer.Option(3, min=1, help="epochs without improvement before stopping"),
     seed: int = typer.Option(1111),
+    threads: int = typer.Option(0, min=0, help="torch threads (0: all cores)"),
     resume: bool = typer.Option(False, help="continue from OUT/last.pt"),
     quiet: bool = typer.Option(False, help="no progress output"),
     json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
@@ -88,8 +88,49 @@ def train_lm_cmd(
                      tie_weights=tie_weights)
     if valid is not None and not valid.is_file():
         raise UserError(f"validation text not found: {valid}")
-    opts = _train_options(out, epochs, max_minutes, optimizer, lr, clip, patience, seed, resume, quiet)
+    opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
+                          clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet)
     best = train_lm(config, LMData(data, valid, vocab_size, batch_size, bptt), opts)
+    _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
+
+
+@train_app.command("kws")
+def train_kws_cmd(
+    data: Path = typer.Option(..., help="folder of WORD_SPEAKER_INDEX.wav recordings"),
+    out: Path = typer.Option(..., help="folder for checkpoints and metrics"),
+    keywords: str = typer.Option("zero,one,two,three,four,five,six,seven,eight,nine",
+                                 help="comma-separated keywords; other speech is unknown"),
+    valid_speaker: str = typer.Option("jackson", help="speaker held out for validation"),
+    cell: str = typer.Option("gru", help="rnn, gru or lstm"),
+    hidden: str = typer.Option("64,64", help="hidden size of each layer, comma-separated"),
+    n_mels: int = typer.Option(32, min=4, max=128),
+    dropout: float = typer.Option(0.1),
+    epochs: int = typer.Option(30, min=1),
+    max_minutes: float = typer.Option(0.0, min=0.0, help="stop after this long (0: no limit)"),
+    clips_per_epoch: int = typer.Option(2000, min=1, help="synthetic training clips per epoch"),
+    clip_seconds: float = typer.Option(4.0, min=0.5, max=60.0),
+    batch_size: int = typer.Option(32, min=1),
+    optimizer: str = typer.Option("adam", help="sgd or adam"),
+    lr: float = typer.Option(3e-3),
+    clip: float = typer.Option(1.0, help="gradient-norm clipping (0: off)"),
+    patience: int = typer.Option(4, min=1),
+    seed: int = typer.Option(1111),
+    threads: int = typer.Option(0, min=0, help="torch threads (0: all cores)"),
+    resume: bool = typer.Option(False, help="continue from OUT/last.pt"),
+    quiet: bool = typer.Option(False, help="no progress output"),
+    json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
+):
+    """Train a keyword spotter on raw audio (8 kHz, log-mel front end inside the model)."""
+    _need_torch()
+    from edge_rnn.kws_data import make_labels, parse_keywords
+    from edge_rnn.kws_train import KWSData, train_kws
+
+    config = _config(task="kws", cell=cell, hidden=hidden, dropout=dropout, n_mels=n_mels,
+                     labels=make_labels(parse_keywords(keywords)), vocab_size=0)
+    opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
+                          clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet)
+    kws_data = KWSData(data, config.labels[2:], valid_speaker, clips_per_epoch, clip_seconds, batch_size)
+    best = train_kws(config, kws_data, opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
 
 

@@ -39,6 +39,8 @@ class ModelConfig:
             raise ValueError("--hidden needs one positive size per layer, e.g. 256,128")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("--dropout must be in [0, 1)")
+        if self.task == "kws" and (len(self.labels) < 3 or not 0 < self.hop <= self.win):
+            raise ValueError("a keyword spotter needs background, unknown and >= 1 keyword, and 0 < hop <= win")
         if self.task == "lm" and self.tie_weights and self.hidden[-1] != self.embedding:
             raise ValueError(
                 f"--tie-weights needs the last hidden size ({self.hidden[-1]}) "
@@ -47,8 +49,8 @@ class ModelConfig:
 
     @property
     def state_sizes(self) -> list[tuple[str, int]]:
-        """(name, size) of each recurrent state tensor in order: h0, [c0], h1, [c1], ..."""
-        out = []
+        """(name, size) of each state tensor in order: [context (kws)], h0, [c0], h1, [c1], ..."""
+        out = [("context", self.win - self.hop)] if self.task == "kws" else []
         for i, size in enumerate(self.hidden):
             out.append((f"h{i}", size))
             if self.cell == "lstm":

@@ -63,7 +63,7 @@ def run_stream(model, data: torch.Tensor, bptt: int, optimizer=None, clip: float
 
 def train_lm(config: ModelConfig, data: LMData, opts: TrainOptions) -> dict:
     """Build the vocabulary from the training text, train, and return the best epoch's metrics."""
-    seed_everything(opts.seed)
+    seed_everything(opts.seed, opts.threads)
     vocab = Vocab.build(data.train, data.vocab_size)
     config.vocab_size = len(vocab)
     train_ids = batchify(encode_file(data.train, vocab), data.batch_size)

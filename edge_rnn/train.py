@@ -38,6 +38,7 @@ class TrainOptions:
     clip: float = 0.25
     weight_decay: float = 0.0
     seed: int = 1111
+    threads: int = 0  # torch intra-op threads; 0: torch's default (all cores)
     resume: bool = False
     quiet: bool = False
 
@@ -48,9 +49,11 @@ class TrainOptions:
             raise UserError("--epochs and --patience must be >= 1, --lr > 0, --lr-decay >= 1")
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, threads: int = 0) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
+    if threads > 0:  # two trainings on one small machine: give each its own core
+        torch.set_num_threads(threads)
 
 
 def make_optimizer(model: torch.nn.Module, opts: TrainOptions) -> torch.optim.Optimizer:

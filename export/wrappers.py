@@ -27,5 +27,6 @@ class StreamingWrapper(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor, *state: torch.Tensor):
-        out, new_state = self.model(x, list(state))
+        run = self.model.scores if self.model.config.task == "kws" else self.model
+        out, new_state = run(x, list(state))
         return (out, *new_state)

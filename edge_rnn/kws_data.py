@@ -1,0 +1,169 @@
+"""Keyword-spotting data: labelled utterances from a folder of WAVs, and synthetic training
+streams built from them with noise, gaps and augmentation.
+
+File names follow the Free Spoken Digit Dataset: `{word}_{speaker}_{index}.wav`, where a
+digit word may be written as the digit (`7`) or the word (`seven`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_rnn.runtime.audio import read_wav
+from edge_rnn.runtime.errors import UserError
+
+BACKGROUND, UNKNOWN = "_background_", "_unknown_"
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+IGNORE = -100  # frames whose label is ambiguous (the start of a word) carry no loss
+_NAME = re.compile(r"^([^_]+)_([^_]+)_(\d+)$")
+
+
+@dataclass
+class Utterance:
+    word: str
+    speaker: str
+    index: int
+    audio: np.ndarray  # mono float32 at the model's rate
+
+
+def word_of(token: str) -> str:
+    return DIGITS[int(token)] if token.isdigit() and int(token) < 10 else token.lower()
+
+
+def load_utterances(folder: str | Path, sample_rate: int, speakers: list[str] | None = None) -> list[Utterance]:
+    """Every `{word}_{speaker}_{index}.wav` in `folder`, read at `sample_rate`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"data folder not found: {folder}")
+    out = []
+    for path in sorted(folder.glob("*.wav")):
+        m = _NAME.match(path.stem)
+        if not m or (speakers and m.group(2) not in speakers):
+            continue
+        out.append(Utterance(word_of(m.group(1)), m.group(2), int(m.group(3)), read_wav(path, sample_rate)))
+    if not out:
+        raise UserError(f"no WAV files named WORD_SPEAKER_INDEX.wav in {folder}"
+                        + (f" for speakers {', '.join(speakers)}" if speakers else ""))
+    return out
+
+
+def parse_keywords(text: str) -> list[str]:
+    words = [word_of(w.strip()) for w in text.split(",") if w.strip()]
+    if not words or len(set(words)) != len(words):
+        raise UserError(f"--keywords needs distinct comma-separated words, got {text!r}")
+    return words
+
+
+def make_labels(keywords: list[str]) -> list[str]:
+    return [BACKGROUND, UNKNOWN] + list(keywords)
+
+
+# --- noise -------------------------------------------------------------------------------
+
+def coloured_noise(n: int, colour: str, rng: np.random.Generator) -> np.ndarray:
+    """Unit-RMS noise: white, pink (1/f), brown (1/f^2) or blue (f) by spectral shaping."""
+    white = rng.standard_normal(n)
+    if colour != "white":
+        spec = np.fft.rfft(white)
+        f = np.maximum(np.arange(spec.size), 1.0)
+        power = {"pink": -1.0, "brown": -2.0, "blue": 1.0}[colour]
+        white = np.fft.irfft(spec * f ** (power / 2), n)
+    return (white / (np.sqrt(np.mean(white ** 2)) + 1e-12)).astype(np.float32)
+
+
+def background(n: int, rng: np.random.Generator) -> np.ndarray:
+    """About unit RMS: noise of a random colour, a mains hum with noise, or near-silence."""
+    kind = rng.choice(["silence", "white", "pink", "brown", "blue", "hum"], p=[0.15, 0.2, 0.25, 0.2, 0.1, 0.1])
+    if kind == "silence":
+        return (rng.standard_normal(n) * 0.01).astype(np.float32)
+    if kind == "hum":
+        t = np.arange(n) / 8000.0
+        hum = np.sin(2 * np.pi * rng.choice([50.0, 60.0]) * t) + 0.3 * np.sin(2 * np.pi * rng.choice([100.0, 120.0]) * t)
+        return (hum / 0.74 + 0.3 * coloured_noise(n, "pink", rng)).astype(np.float32)
+    return coloured_noise(n, kind, rng)
+
+
+# --- augmentation ------------------------------------------------------------------------
+
+def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
+    """Resample by linear interpolation: factor > 1 is faster and higher."""
+    n = max(2, int(round(audio.size / factor)))
+    return np.interp(np.linspace(0, audio.size - 1, n), np.arange(audio.size), audio).astype(np.float32)
+
+
+def augment(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Speed (and so pitch) change, a random spectral tilt (another microphone), a random level."""
+    audio = change_speed(audio, rng.uniform(0.85, 1.15))
+    tilt = rng.uniform(-0.5, 0.9)
+    audio = audio - tilt * np.concatenate([[0.0], audio[:-1]])
+    peak = np.max(np.abs(audio)) + 1e-9
+    return (audio / peak * 10 ** (rng.uniform(-30, -1) / 20)).astype(np.float32)  # peak in dBFS
+
+
+def unknown_speech(utts: list[Utterance], rng: np.random.Generator) -> np.ndarray:
+    """Speech that is no keyword: reversed words, fragments, or joined halves of two words."""
+    a = utts[rng.integers(len(utts))].audio
+    kind = rng.integers(3)
+    if kind == 0:
+        return a[::-1].copy()
+    if kind == 1:
+        cut = int(a.size * rng.uniform(0.25, 0.5))
+        return a[:cut].copy() if rng.random() < 0.5 else a[-cut:].copy()
+    b = utts[rng.integers(len(utts))].audio
+    return np.concatenate([a[: a.size // 2], b[b.size // 2 :]])
+
+
+# --- training clips ----------------------------------------------------------------------
+
+def frame_labels_for(n_frames: int, hop: int, segments: list[tuple[int, int, int]], tail: int = 15) -> np.ndarray:
+    """Per-frame targets. segments: (start sample, end sample, label id).
+
+    A frame is labelled by the sample it ends on: the first half of a word is IGNORE (too early
+    to tell), from half-way to `tail` frames after its end the word's label, elsewhere background.
+    """
+    labels = np.zeros(n_frames, np.int64)
+    ends = (np.arange(n_frames) + 1) * hop
+    for start, end, label in segments:
+        half = start + (end - start) // 2
+        labels[(ends > start) & (ends <= half)] = IGNORE
+        labels[(ends > half) & (ends <= end + tail * hop)] = label
+    return labels
+
+
+def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
+              samples: int, hop: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A clip of `samples` audio with 0-3 words in noise, and its per-frame labels."""
+    speech = np.zeros(samples, np.float32)
+    segments = []
+    pos = int(rng.integers(0, samples // 4))
+    for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.1, 0.4, 0.35, 0.15]))):
+        if rng.random() < 0.7:
+            word = list(keyword_ids)[rng.integers(len(keyword_ids))]
+            utt = words[word][rng.integers(len(words[word]))].audio
+            label = keyword_ids[word]
+        else:
+            others = [w for w in words if w not in keyword_ids]
+            if others and rng.random() < 0.5:  # a whole word that is no keyword
+                other = words[others[rng.integers(len(others))]]
+                utt = other[rng.integers(len(other))].audio
+            else:
+                utt = unknown_speech(pool, rng)
+            label = 1
+        utt = augment(utt, rng)
+        if pos + utt.size > samples:
+            break
+        speech[pos : pos + utt.size] += utt
+        segments.append((pos, pos + utt.size, label))
+        pos += utt.size + int(rng.integers(int(0.3 * 8000), int(1.2 * 8000)))
+    noise = background(samples, rng)
+    if segments:
+        active = np.concatenate([speech[a:b] for a, b, _ in segments])
+        level = np.sqrt(np.mean(active ** 2)) / 10 ** (rng.uniform(0, 40) / 20)  # SNR 0-40 dB
+    else:
+        level = 10 ** (rng.uniform(-75, -20) / 20)
+    audio = np.clip(speech + level * noise, -1.0, 1.0)
+    return audio.astype(np.float32), frame_labels_for(samples // hop, hop, segments)

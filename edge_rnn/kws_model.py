@@ -1,0 +1,95 @@
+"""Keyword spotter: raw audio -> log-mel front end -> recurrent stack -> per-frame label logits.
+
+The front end is part of the model, so training, export and every app compute the same
+features from raw PCM. It keeps the last (win - hop) samples of each call as a state
+(`context`, first in the state list), so chunks of any multiple of `hop` join seamlessly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from edge_rnn.config import ModelConfig
+from edge_rnn.models import RecurrentStack
+
+
+def mel_filterbank(n_bins: int, n_mels: int, sample_rate: int) -> torch.Tensor:
+    """(n_bins, n_mels) triangular filters on the HTK mel scale, from 20 Hz to Nyquist."""
+    mel = lambda f: 2595.0 * math.log10(1.0 + f / 700.0)
+    hz = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)
+    edges = torch.tensor([hz(m) for m in torch.linspace(mel(20.0), mel(sample_rate / 2), n_mels + 2).tolist()])
+    freqs = torch.linspace(0, sample_rate / 2, n_bins)
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    rise = (freqs[:, None] - lower) / (centre - lower)
+    fall = (upper - freqs[:, None]) / (upper - centre)
+    return torch.clamp(torch.minimum(rise, fall), min=0.0)
+
+
+class LogMelFrontEnd(nn.Module):
+    """(batch, samples) audio + (batch, win - hop) context -> (batch, frames, n_mels) features.
+
+    frames = samples / hop. The windowed DFT is a strided Conv1d (exports to one ONNX Conv with
+    a dynamic length), the power spectrum goes through a mel MatMul and a log, then a fixed
+    per-feature normalisation measured on training audio.
+    """
+
+    def __init__(self, sample_rate: int, win: int, hop: int, n_mels: int):
+        super().__init__()
+        self.win, self.hop = win, hop
+        n_bins = win // 2 + 1
+        n = torch.arange(win, dtype=torch.float64)
+        k = torch.arange(n_bins, dtype=torch.float64)[:, None]
+        window = torch.hann_window(win, periodic=True, dtype=torch.float64)
+        angle = 2 * math.pi * k * n / win
+        basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2*bins, win)
+        self.register_buffer("basis", basis.float().unsqueeze(1))  # (2*bins, 1, win)
+        self.register_buffer("mel", mel_filterbank(n_bins, n_mels, sample_rate))
+        self.register_buffer("mean", torch.zeros(n_mels))
+        self.register_buffer("std", torch.ones(n_mels))
+        self.n_bins = n_bins
+
+    @property
+    def context_size(self) -> int:
+        return self.win - self.hop
+
+    def forward(self, audio: torch.Tensor, context: torch.Tensor):
+        x = torch.cat([context, audio], dim=1)  # (batch, win - hop + samples)
+        new_context = x[:, x.size(1) - self.context_size :]
+        spec = F.conv1d(x.unsqueeze(1), self.basis, stride=self.hop)  # (batch, 2*bins, frames)
+        re, im = spec[:, : self.n_bins], spec[:, self.n_bins :]
+        power = (re * re + im * im).transpose(1, 2)  # (batch, frames, bins)
+        feats = torch.log(torch.matmul(power, self.mel) + 1e-6)
+        return (feats - self.mean) / self.std, new_context
+
+
+class KeywordSpotter(nn.Module):
+    """Per-frame label logits. State: [audio context, h0, (c0), h1, ...]."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels)
+        self.rnn = RecurrentStack(config.cell, config.n_mels, config.hidden, config.dropout)
+        self.drop = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(config.hidden[-1], len(config.labels))
+
+    def init_state(self, batch: int, device=None) -> list[torch.Tensor]:
+        return [torch.zeros(batch, self.frontend.context_size, device=device)] + self.rnn.init_state(batch, device)
+
+    def features(self, audio: torch.Tensor, context: torch.Tensor):
+        return self.frontend(audio, context)
+
+    def forward(self, audio: torch.Tensor, state: list[torch.Tensor]):
+        """audio (batch, samples), samples a multiple of hop -> logits (batch, frames, labels)."""
+        feats, context = self.frontend(audio, state[0])
+        x, rnn_state = self.rnn(feats, state[1:])
+        return self.classifier(self.drop(x)), [context] + rnn_state
+
+    def scores(self, audio: torch.Tensor, state: list[torch.Tensor]):
+        """What the exported graph returns: per-frame probabilities."""
+        logits, state = self(audio, state)
+        return torch.softmax(logits, dim=-1), state

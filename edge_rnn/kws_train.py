@@ -1,0 +1,124 @@
+"""Keyword-spotting training: synthetic noisy clips from training speakers, one whole speaker
+held out for validation, per-frame cross-entropy with the word onsets ignored."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from edge_rnn.config import ModelConfig
+from edge_rnn.kws_data import IGNORE, Utterance, load_utterances, make_clip
+from edge_rnn.kws_model import KeywordSpotter
+from edge_rnn.progress import Progress
+from edge_rnn.runtime.errors import UserError
+from edge_rnn.train import TrainOptions, fit, log, seed_everything
+
+DEFAULT_DETECTOR = {"smooth_frames": 8, "threshold": 0.6, "refractory_s": 0.8}
+
+
+@dataclass
+class KWSData:
+    folder: Path
+    keywords: list[str]
+    valid_speaker: str = "jackson"
+    clips_per_epoch: int = 2000
+    clip_seconds: float = 4.0
+    batch_size: int = 32
+
+
+def split_speakers(utts: list[Utterance], valid_speaker: str):
+    train = [u for u in utts if u.speaker != valid_speaker]
+    valid = [u for u in utts if u.speaker == valid_speaker]
+    if not valid:
+        speakers = sorted({u.speaker for u in utts})
+        raise UserError(f"--valid-speaker {valid_speaker!r} has no recordings; speakers: {', '.join(speakers)}")
+    if not train:
+        raise UserError("no training speakers left after holding out the validation speaker")
+    return train, valid
+
+
+def by_word(utts: list[Utterance]) -> dict[str, list[Utterance]]:
+    words: dict[str, list[Utterance]] = defaultdict(list)
+    for u in utts:
+        words[u.word].append(u)
+    return words
+
+
+def make_batch(utts, keyword_ids, count, samples, hop, rng):
+    words = by_word(utts)
+    missing = [k for k in keyword_ids if k not in words]
+    if missing:
+        raise UserError(f"no recordings of keyword(s) {', '.join(missing)}")
+    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng) for _ in range(count)]
+    return torch.from_numpy(np.stack([c[0] for c in clips])), torch.from_numpy(np.stack([c[1] for c in clips]))
+
+
+def fit_normalisation(model: KeywordSpotter, audio: torch.Tensor) -> None:
+    """Set the front end's per-feature mean and std from training audio."""
+    with torch.no_grad():
+        feats, _ = model.frontend(audio, torch.zeros(audio.size(0), model.frontend.context_size))
+        flat = feats.reshape(-1, feats.size(-1))
+        model.frontend.mean.copy_(flat.mean(0))
+        model.frontend.std.copy_(flat.std(0).clamp_min(1e-3))
+
+
+def frame_metrics(model, audio, labels, batch: int) -> tuple[float, float]:
+    """(mean loss, accuracy) over labelled frames."""
+    total, correct, count = 0.0, 0, 0
+    for i in range(0, audio.size(0), batch):
+        x, y = audio[i : i + batch], labels[i : i + batch]
+        logits, _ = model(x, model.init_state(x.size(0)))
+        mask = y != IGNORE
+        total += F.cross_entropy(logits[mask], y[mask], reduction="sum").item()
+        correct += int((logits.argmax(-1)[mask] == y[mask]).sum())
+        count += int(mask.sum())
+    return total / count, correct / count
+
+
+def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
+    seed_everything(opts.seed, opts.threads)
+    rng = np.random.default_rng(opts.seed)
+    utts = load_utterances(data.folder, config.sample_rate)
+    train_utts, valid_utts = split_speakers(utts, data.valid_speaker)
+    keyword_ids = {k: i for i, k in enumerate(config.labels) if i >= 2}
+    samples = int(data.clip_seconds * config.sample_rate) // config.hop * config.hop
+    log(opts, f"{len(train_utts)} training and {len(valid_utts)} validation recordings "
+        f"(held-out speaker {data.valid_speaker}); labels {config.labels}")
+    model = KeywordSpotter(config)
+    fit_normalisation(model, make_batch(train_utts, keyword_ids, 64, samples, config.hop, rng)[0])
+    valid_audio, valid_labels = make_batch(valid_utts, keyword_ids, 300, samples, config.hop,
+                                           np.random.default_rng(12345))
+
+    def train_epoch(optimizer, deadline):
+        batches = math.ceil(data.clips_per_epoch / data.batch_size)
+        bar = Progress(batches, "train", enabled=not opts.quiet)
+        total, count = 0.0, 0
+        for _ in range(batches):
+            x, y = make_batch(train_utts, keyword_ids, data.batch_size, samples, config.hop, rng)
+            logits, _ = model(x, model.init_state(x.size(0)))
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if opts.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), opts.clip)
+            optimizer.step()
+            total, count = total + loss.item(), count + 1
+            bar.update(1, f"loss {total / count:.4f}")
+            if time.monotonic() > deadline:
+                break
+        bar.close()
+        return {"train_loss": total / count}
+
+    def evaluate():
+        loss, acc = frame_metrics(model, valid_audio, valid_labels, 64)
+        return loss, {"val_loss": loss, "val_frame_acc": acc}
+
+    extra = {"detector": dict(DEFAULT_DETECTOR), "valid_speaker": data.valid_speaker}
+    return fit(model, config, opts, train_epoch, evaluate, extra)
