@@ -14,6 +14,7 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 
@@ -75,5 +76,39 @@ def write_metadata(path: Path, contract: Contract, out: Path | None = None) -> N
     for key, value in contract.to_metadata().items():
         model.metadata_props.add(key=key, value=value)
     model.producer_name = "edge-rnn"
+    share_transposed_initializers(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(out or path))
+
+
+def share_transposed_initializers(model: onnx.ModelProto) -> int:
+    """Store tied weights once: where one 2-D initializer is exactly the transpose of another
+    (the exporter folds `embedding.T` for a tied output layer), feed it through a Transpose of
+    the other instead. onnxruntime folds the Transpose again when it loads the model.
+    Returns how many initializers were replaced.
+    """
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    arrays = {t.name: numpy_helper.to_array(t) for t in graph.initializer if len(t.dims) == 2}
+    by_shape: dict[tuple, list[str]] = {}
+    for name, a in arrays.items():
+        by_shape.setdefault((a.shape, a.dtype.str), []).append(name)
+    replaced, new_nodes = [], []
+    for name, a in arrays.items():
+        if a.shape[0] == a.shape[1] or a.size < 16:
+            continue
+        for other in by_shape.get(((a.shape[1], a.shape[0]), a.dtype.str), []):
+            if other not in replaced and name not in replaced and np.array_equal(arrays[other].T, a):
+                new_nodes.append(helper.make_node("Transpose", [other], [name], name=f"{name}_shared",
+                                                  perm=[1, 0]))
+                replaced.append(name)
+                break
+    if replaced:
+        keep = [t for t in graph.initializer if t.name not in replaced]
+        del graph.initializer[:]
+        graph.initializer.extend(keep)
+        nodes = new_nodes + list(graph.node)
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return len(replaced)

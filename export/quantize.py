@@ -1,7 +1,12 @@
-"""int8 weights: onnxruntime dynamic quantization (weights int8, activations quantized per call).
+"""int8 weights for every cell type.
 
-MatMul/Gemm weights (the output projection), the embedding Gather and LSTM weights
-(DynamicQuantizeLSTM) become int8. The contract metadata is copied with precision "int8".
+- onnxruntime dynamic quantization: MatMul/Gemm weights (output projection, classifier), the
+  embedding Gather and LSTM (DynamicQuantizeLSTM) become int8 with int8 arithmetic.
+- GRU and RNN: onnxruntime has no quantized kernel for them, so their W and R weights are
+  stored as int8 with per-row scales and a DequantizeLinear in front (weight-only int8: the
+  file holds int8 values, arithmetic stays float32).
+- The audio front end (DFT conv, mel MatMul) stays float32: the power spectrum spans too many
+  decades for 8-bit activations.
 """
 
 from __future__ import annotations
@@ -9,19 +14,55 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
 PRECISIONS = ("fp32", "int8")
+_FRONTEND = "/frontend/"
 
 
 def quantize_int8(src: Path, dst: Path) -> None:
-    """Write the dynamically quantized model of `src` to `dst` (metadata is set by the caller)."""
+    """Write the int8 model of `src` to `dst` (metadata is set by the caller)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    exclude = [n.name for n in onnx.load(str(src)).graph.node if _FRONTEND in n.name]
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice to the root logger
     try:
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
                          op_types_to_quantize=["MatMul", "Gemm", "Gather", "LSTM"],
-                         extra_options={"MatMulConstBOnly": True})
+                         nodes_to_exclude=exclude, extra_options={"MatMulConstBOnly": True})
     finally:
         root.setLevel(level)
+    model = onnx.load(str(dst))
+    if quantize_recurrent_weights(model.graph):
+        onnx.save(model, str(dst))
+
+
+def quantize_recurrent_weights(graph: onnx.GraphProto) -> int:
+    """Store the W and R weights of GRU/RNN nodes as int8 + DequantizeLinear. Returns how many."""
+    inits = {t.name: t for t in graph.initializer}
+    new_nodes, count = [], 0
+    for node in graph.node:
+        if node.op_type in ("GRU", "RNN"):
+            for slot in (1, 2):  # W, R: (directions, gates * hidden, in)
+                name = node.input[slot]
+                if name not in inits:
+                    continue
+                weight = numpy_helper.to_array(inits[name]).astype(np.float32)
+                scale = np.maximum(np.abs(weight).max(axis=(0, 2)), 1e-12) / 127.0  # per row
+                q = np.clip(np.round(weight / scale[None, :, None]), -127, 127).astype(np.int8)
+                graph.initializer.remove(inits[name])
+                graph.initializer.extend([numpy_helper.from_array(q, name + "_int8"),
+                                          numpy_helper.from_array(scale.astype(np.float32), name + "_scale"),
+                                          numpy_helper.from_array(np.zeros_like(scale, np.int8), name + "_zero")])
+                new_nodes.append(helper.make_node("DequantizeLinear", [name + "_int8", name + "_scale", name + "_zero"],
+                                                  [name], name=name + "_dequantize", axis=1))
+                count += 1
+    if new_nodes:
+        nodes = new_nodes + list(graph.node)  # dequantizers first keeps the graph topologically sorted
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return count

@@ -1,0 +1,152 @@
+"""`edge-rnn eval` for keyword spotters: per-utterance accuracy, and detection on long streams.
+
+Streams are built here from the labelled utterances: each utterance follows a gap of silence
+or noise (0.5-1.5 s). A detection with the utterance's label within [start, end + 1 s] is a
+hit; any other event is a false accept. A separate noise-only stream measures false accepts
+per hour where nobody speaks. Everything runs through the streaming runtime in 100 ms chunks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from edge_rnn.kws_data import DIGITS, background, load_utterances, word_of
+from edge_rnn.progress import Progress
+from edge_rnn.runtime.errors import UserError
+from edge_rnn.runtime.kws import Detector, DetectorConfig, KeywordSpotter
+from edge_rnn.runtime.session import Session
+
+HIT_WINDOW_S = 1.0
+DET_THRESHOLDS = [round(0.30 + 0.05 * i, 2) for i in range(14)]
+
+
+def run_probabilities(session: Session, audio: np.ndarray, chunk: int, bar: Progress | None = None) -> np.ndarray:
+    """(frames, labels) probabilities of a whole stream, fed in `chunk`-sample pieces."""
+    spotter = KeywordSpotter(session)
+    out = []
+    for start in range(0, audio.size, chunk):
+        out.append(spotter.probabilities(audio[start : start + chunk]))
+        if bar:
+            bar.update(1)
+    return np.concatenate(out)
+
+
+def build_stream(utts, rate: int, rng: np.random.Generator):
+    """Utterances in shuffled order, each after a 0.5-1.5 s gap of silence or noise.
+    Returns (audio, [(start s, end s, word)])."""
+    pieces, truth, pos = [], [], 0
+    for i in rng.permutation(len(utts)):
+        gap = int(rng.uniform(0.5, 1.5) * rate)
+        level = 10 ** (rng.uniform(-65, -40) / 20)
+        pieces += [background(gap, rng) * level, utts[i].audio]
+        start = pos + gap
+        pos = start + utts[i].audio.size
+        truth.append((start / rate, pos / rate, utts[i].word))
+    pieces.append(np.zeros(int(1.5 * rate), np.float32))
+    return np.concatenate(pieces).astype(np.float32), truth
+
+
+def noise_stream(seconds: float, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Noise of changing colour and level (-70 to -20 dBFS RMS) in 10 s segments."""
+    seg = 10 * rate
+    parts = [background(seg, rng) * 10 ** (rng.uniform(-70, -20) / 20) for _ in range(int(math.ceil(seconds / 10)))]
+    return np.clip(np.concatenate(parts)[: int(seconds * rate)], -1, 1).astype(np.float32)
+
+
+def score_events(events: list[dict], truth: list[tuple[float, float, str]], keywords: set[str]) -> dict:
+    """Match events to keyword utterances: hits, misses, wrong labels, false accepts."""
+    starts = np.array([t[0] for t in truth])
+    hit = [False] * len(truth)
+    false = 0
+    for e in events:
+        i = int(np.searchsorted(starts, e["time"], side="right")) - 1  # the utterance it follows
+        if i >= 0 and e["time"] <= truth[i][1] + HIT_WINDOW_S and truth[i][2] == e["keyword"] and not hit[i]:
+            hit[i] = True
+        else:
+            false += 1
+    targets = [i for i, t in enumerate(truth) if t[2] in keywords]
+    hits = sum(hit[i] for i in targets)
+    return {"keyword_utterances": len(targets), "detected": hits,
+            "detection_rate": hits / max(1, len(targets)), "false_rejects": len(targets) - hits,
+            "false_accepts": false}
+
+
+def events_at(probs: np.ndarray, labels: list[str], frame_s: float, config: DetectorConfig) -> list[dict]:
+    return Detector(labels, frame_s, config).update(probs)
+
+
+def evaluate_kws(session: Session, folder: Path, speakers: str | None, noise_hours: float,
+                 plot: Path | None, quiet: bool) -> dict:
+    c = session.contract
+    rate, frame_s = c.sample_rate, c.hop / c.sample_rate
+    chosen = [s.strip() for s in speakers.split(",")] if speakers else None
+    utts = load_utterances(folder, rate, chosen)
+    keywords = set(c.labels[2:])
+    base = DetectorConfig.from_dict(c.detector)
+    rng = np.random.default_rng(2024)
+
+    # 1. per utterance: the label whose smoothed score peaks highest
+    bar = Progress(len(utts), "utterances", enabled=not quiet)
+    per_class, per_speaker = defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])
+    pad = np.zeros(int(0.3 * rate), np.float32)
+    for u in utts:
+        probs = run_probabilities(session, np.concatenate([pad, u.audio, pad, pad]), 800)
+        smoothed = Detector(c.labels, frame_s, base).smooth(probs)
+        peak = smoothed[:, 1:].max(axis=0)  # unknown and keywords
+        guess = c.labels[1 + int(peak.argmax())]
+        truth = u.word if u.word in keywords else c.labels[1]
+        for table, key in ((per_class, truth), (per_speaker, u.speaker)):
+            table[key][0] += guess == truth
+            table[key][1] += 1
+        bar.update()
+    bar.close()
+    correct = sum(v[0] for v in per_class.values())
+
+    # 2. one long stream of all utterances with gaps, and a noise-only stream
+    audio, truth = build_stream(utts, rate, rng)
+    noise = noise_stream(noise_hours * 3600, rate, rng) if noise_hours > 0 else np.zeros(0, np.float32)
+    chunk = int(0.1 * rate)
+    bar = Progress(math.ceil(audio.size / chunk) + math.ceil(noise.size / chunk), "streams", enabled=not quiet)
+    speech_probs = run_probabilities(session, audio, chunk, bar)
+    noise_probs = run_probabilities(session, noise, chunk, bar) if noise.size else None
+    bar.close()
+    speech_hours = audio.size / rate / 3600
+    stream = score_events(events_at(speech_probs, c.labels, frame_s, base), truth, keywords)
+    result = {
+        "utterances": len(utts), "utterance_accuracy": correct / len(utts),
+        "per_class_accuracy": {k: round(v[0] / v[1], 4) for k, v in sorted(per_class.items(), key=_digit_order)},
+        "per_speaker_accuracy": {k: round(v[0] / v[1], 4) for k, v in sorted(per_speaker.items())},
+        **{f"stream_{k}": v for k, v in stream.items()},
+        "stream_hours": round(speech_hours, 4),
+        "stream_false_accepts_per_hour": stream["false_accepts"] / speech_hours,
+        "detector": {"smooth_frames": base.smooth_frames, "threshold": base.threshold, "refractory_s": base.refractory_s},
+        "precision": c.precision,
+    }
+    if noise_probs is not None:
+        fa = len(events_at(noise_probs, c.labels, frame_s, base))
+        result.update(noise_hours=noise_hours, noise_false_accepts=fa, noise_false_accepts_per_hour=fa / noise_hours)
+
+    # 3. DET curve: the detector replayed at many thresholds over the same probabilities
+    curve = []
+    for t in DET_THRESHOLDS:
+        cfg = DetectorConfig(base.smooth_frames, t, base.refractory_s)
+        s = score_events(events_at(speech_probs, c.labels, frame_s, cfg), truth, keywords)
+        fa = s["false_accepts"] + (len(events_at(noise_probs, c.labels, frame_s, cfg)) if noise_probs is not None else 0)
+        hours = speech_hours + (noise_hours if noise_probs is not None else 0)
+        curve.append({"threshold": t, "false_reject_rate": 1 - s["detection_rate"], "false_accepts_per_hour": fa / hours})
+    result["det_curve"] = curve
+    if plot is not None:
+        from edge_rnn.plots import plot_det
+
+        plot_det(curve, plot, title=f"{session.path.name} ({len(utts)} utterances)")
+        result["plot"] = str(plot)
+    return result
+
+
+def _digit_order(item):
+    word = item[0]
+    return (DIGITS.index(word) if word in DIGITS else 99, word)

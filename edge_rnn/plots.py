@@ -1,0 +1,36 @@
+"""Plots written as PNG (matplotlib, an optional extra: pip install 'edge-rnn[plot]')."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_rnn.runtime.errors import UserError
+from edge_rnn.runtime.fileio import atomic_path
+
+
+def plot_det(curve: list[dict], path: Path, title: str = "") -> None:
+    """False-reject rate against false accepts per hour, one point per threshold."""
+    if path.suffix.lower() != ".png":
+        raise UserError(f"--plot must name a .png file, got {path}")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UserError("--plot needs matplotlib: pip install 'edge-rnn[plot]'") from None
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
+    x = [max(p["false_accepts_per_hour"], 1e-2) for p in curve]
+    y = [p["false_reject_rate"] * 100 for p in curve]
+    ax.plot(x, y, marker="o")
+    for p, xi, yi in zip(curve, x, y):
+        ax.annotate(f"{p['threshold']:.2f}", (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("false accepts per hour")
+    ax.set_ylabel("false rejects (%)")
+    ax.set_title(title or "DET curve")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny real models (real torch training, real ONNX export) and data paths."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+FSDD = SHARED / "fsdd" / "recordings"
+PTB = SHARED / "ptb"
+
+needs_fsdd = pytest.mark.skipif(not FSDD.is_dir(), reason=f"FSDD recordings not found at {FSDD}")
+needs_ptb = pytest.mark.skipif(not (PTB / "ptb.valid.txt.gz").is_file(), reason=f"PTB not found at {PTB}")
+
+SUBJECTS = ["the cat", "a dog", "my friend", "the teacher", "our neighbour"]
+VERBS = ["sees", "likes", "finds", "helps", "calls"]
+OBJECTS = ["the ball", "a bird", "the house", "a letter", "the river"]
+
+
+def write_corpus(path: Path, lines: int, seed: int) -> Path:
+    """A small regular language: easy to learn, so a falling loss is a real signal."""
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(lines):
+            f.write(f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} .\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("corpus")
+    return write_corpus(d / "train.txt", 400, 1), write_corpus(d / "valid.txt", 60, 2)
+
+
+def tiny_lm_checkpoint(out: Path, corpus, cell: str = "lstm", hidden: str = "16,12",
+                       epochs: int = 1, extra: list[str] | None = None) -> Path:
+    from edge_rnn.cli import main
+
+    train, valid = corpus
+    args = ["train", "lm", "--data", str(train), "--valid", str(valid), "--out", str(out),
+            "--cell", cell, "--hidden", hidden, "--embedding", "12", "--epochs", str(epochs),
+            "--batch-size", "8", "--bptt", "10", "--lr", "5", "--quiet", "--threads", "1"]
+    assert main(args + (extra or [])) == 0
+    return out / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def lm_checkpoint(tmp_path_factory, corpus) -> Path:
+    return tiny_lm_checkpoint(tmp_path_factory.mktemp("lm"), corpus, epochs=2)
+
+
+@pytest.fixture(scope="session")
+def lm_onnx(tmp_path_factory, lm_checkpoint) -> Path:
+    from edge_rnn.export.pipeline import export_checkpoint
+
+    out = tmp_path_factory.mktemp("lm_onnx") / "lm.onnx"
+    export_checkpoint(lm_checkpoint, out, "fp32")
+    return out
+
+
+@pytest.fixture(scope="session")
+def lm_int8(tmp_path_factory, lm_checkpoint) -> Path:
+    from edge_rnn.export.pipeline import export_checkpoint
+
+    out = tmp_path_factory.mktemp("lm_int8") / "lm.int8.onnx"
+    export_checkpoint(lm_checkpoint, out, "int8")
+    return out

@@ -1,0 +1,178 @@
+"""The runtime: numpy + onnxruntime only, state per stream, bad models and chunks refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import onnx
+import pytest
+
+from edge_rnn.runtime.errors import UserError
+from edge_rnn.runtime.lm import NextWordPredictor, evaluate_text
+from edge_rnn.runtime.session import Session, Stream
+
+
+def test_runtime_import_does_not_import_torch():
+    code = ("import sys, edge_rnn, edge_rnn.runtime, edge_rnn.runtime.session, edge_rnn.runtime.lm, "
+            "edge_rnn.runtime.kws, edge_rnn.runtime.audio, edge_rnn.cli; "
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx'))))")
+    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_empty_chunk_is_refused_before_onnxruntime(lm_onnx):
+    session = Session(lm_onnx)
+    with pytest.raises(ValueError, match="time >= 1"):
+        session.run(np.zeros((1, 0), np.int64), session.zero_state())
+    p = NextWordPredictor(session)
+    before = p.top_k(3)
+    p.feed("")  # nothing to feed: a no-op, not a zeroed state
+    assert p.top_k(3) == before
+
+
+def test_unknown_words_map_to_unk(lm_onnx):
+    a, b = NextWordPredictor(lm_onnx), NextWordPredictor(lm_onnx)
+    a.feed("the cat qwertyuiop")
+    b.feed(["the", "cat", "<unk>"])
+    assert a.top_k(5) == b.top_k(5)
+    c = NextWordPredictor(lm_onnx)
+    c.feed("The CAT qwertyuiop")  # words known only in lower case are found
+    assert c.top_k(5) == a.top_k(5)
+
+
+def test_prefix_chunk_equals_word_by_word(lm_onnx):
+    a, b = NextWordPredictor(lm_onnx), NextWordPredictor(lm_onnx)
+    a.feed("the cat sees a bird")
+    for w in "the cat sees a bird".split():
+        b.feed(w)
+    for (wa, pa), (wb, pb) in zip(a.top_k(5), b.top_k(5)):
+        assert wa == wb and abs(pa - pb) < 1e-5
+
+
+def test_top_k_is_sorted_probabilities(lm_onnx):
+    p = NextWordPredictor(lm_onnx)
+    p.feed("the")
+    probs = [q for _, q in p.top_k(10)]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0 + 1e-6
+
+
+def test_get_set_state_and_bytes_resume_identically(lm_onnx):
+    p = NextWordPredictor(lm_onnx)
+    p.feed("my friend likes")
+    saved = p.get_state()
+    blob = p.stream.state_bytes()
+    p.feed("the house")
+    expected = p.top_k(5)
+    p.reset()
+    p.set_state(saved)
+    p.feed("the house")
+    assert p.top_k(5) == expected
+    q = NextWordPredictor(Session(lm_onnx))  # "another process": a new session, state from bytes
+    q.stream.load_state_bytes(blob)
+    q.feed("the house")
+    assert q.top_k(5) == expected
+    with pytest.raises(ValueError):
+        q.stream.load_state_bytes(blob[:-4])
+
+
+def test_streams_share_one_session_without_leaking(lm_onnx):
+    session = Session(lm_onnx)
+    texts = ["the cat sees the ball", "a dog calls my friend", "our neighbour helps a bird"]
+    expected = []
+    for t in texts:
+        p = NextWordPredictor(Session(lm_onnx))
+        p.feed(t)
+        expected.append(p.top_k(3))
+    results = [None] * len(texts)
+
+    def run(i):
+        p = NextWordPredictor(session)
+        for _ in range(20):
+            p.reset()
+            for w in texts[i].split():
+                p.feed(w)
+        results[i] = p.top_k(3)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(texts))]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    for got, want in zip(results, expected):
+        assert [w for w, _ in got] == [w for w, _ in want]
+
+
+def test_batch_of_streams_equals_single_streams(lm_onnx):
+    session = Session(lm_onnx)
+    tokens = np.array([[3, 4, 5], [6, 7, 8], [9, 3, 2]], np.int64)
+    batch_out, _ = session.run(tokens, session.zero_state(3))
+    for i in range(3):
+        single, _ = session.run(tokens[i : i + 1], session.zero_state(1))
+        np.testing.assert_allclose(batch_out[i : i + 1], single, atol=1e-5)
+
+
+def _rewrite_metadata(src, dst, **changes):
+    model = onnx.load(str(src))
+    for prop in model.metadata_props:
+        if prop.key in changes:
+            prop.value = changes[prop.key]
+    onnx.save(model, str(dst))
+    return dst
+
+
+def test_unknown_format_and_wrong_task_refused(lm_onnx, tmp_path):
+    future = _rewrite_metadata(lm_onnx, tmp_path / "future.onnx", **{"edge_rnn.format": "99"})
+    with pytest.raises(UserError, match="format '99'"):
+        Session(future)
+    with pytest.raises(UserError, match="is a language model, but this command needs a keyword spotter"):
+        Session(lm_onnx, task="kws")
+
+
+def test_not_a_model_and_missing_file(tmp_path):
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00\x01 definitely not protobuf" * 10)
+    with pytest.raises(UserError):
+        Session(junk)
+    with pytest.raises(UserError, match="not found"):
+        Session(tmp_path / "nope.onnx")
+
+
+def test_foreign_onnx_without_contract_refused(tmp_path):
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    path = tmp_path / "plain.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(UserError, match="not an edge-rnn model"):
+        Session(path)
+
+
+def test_external_data_outside_model_folder_refused(tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((4, 4), np.float32), "w")
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", "../outside.bin"), ("offset", "0"), ("length", "64")):
+        w.external_data.add(key=k, value=v)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [w])
+    (tmp_path / "m").mkdir()
+    (tmp_path / "outside.bin").write_bytes(b"\x00" * 64)
+    path = tmp_path / "m" / "model.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    with pytest.raises(UserError, match="external data outside its folder"):
+        Session(path)
+
+
+def test_evaluate_text_perplexity(lm_onnx, corpus):
+    r1 = evaluate_text(Session(lm_onnx), corpus[1], chunk=7)
+    r2 = evaluate_text(Session(lm_onnx), corpus[1], chunk=300)
+    assert r1["tokens"] == r2["tokens"] == sum(len(l.split()) + 1 for l in corpus[1].read_text().splitlines())
+    assert abs(r1["perplexity"] - r2["perplexity"]) < 1e-3 * r1["perplexity"]
+    assert 1.0 < r1["perplexity"] < 22  # a trained model beats uniform over its vocabulary
