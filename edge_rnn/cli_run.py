@@ -93,7 +93,8 @@ def eval_cmd(
                       threads=threads)
     if session.contract.task == "lm":
         if text is None:
-            raise UserError("a language model is evaluated on --text FILE")
+            hint = " (--data is for keyword spotters)" if data is not None else ""
+            raise UserError(f"{session.path} is a language model: evaluate it on --text FILE{hint}")
         from edge_rnn.runtime.lm import evaluate_text
         from edge_rnn.runtime.text import read_lines
 
@@ -104,7 +105,8 @@ def eval_cmd(
         emit({"model": str(session.path), **result}, json_out)
     else:
         if data is None:
-            raise UserError("a keyword spotter is evaluated on --data DIR (a folder of WAVs)")
+            hint = " (--text is for language models)" if text is not None else ""
+            raise UserError(f"{session.path} is a keyword spotter: evaluate it on --data DIR of WAVs{hint}")
         from edge_rnn.kws_eval import evaluate_kws
 
         result = evaluate_kws(session, data, speakers, noise_hours, plot, quiet)

@@ -72,7 +72,7 @@ def parse_sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"sizes must be comma-separated integers like 256,128, got {text!r}") from None
+        raise ValueError(f"--hidden sizes must be comma-separated integers like 256,128, got {text!r}") from None
     if not sizes or min(sizes) < 1:
-        raise ValueError(f"sizes must be positive integers like 256,128, got {text!r}")
+        raise ValueError(f"--hidden sizes must be positive integers like 256,128, got {text!r}")
     return sizes

@@ -1,0 +1,111 @@
+"""The CLI through typer's runner and through a real subprocess; user errors are one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edge_rnn.cli import app, main
+
+EXE = [sys.executable, "-m", "edge_rnn.cli"]
+
+
+def run_cli(*args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(EXE + [str(a) for a in args], input=stdin, capture_output=True, timeout=300)
+
+
+def test_inspect_via_runner(lm_onnx):
+    result = CliRunner().invoke(app, ["inspect", str(lm_onnx), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["task"] == "lm" and info["inputs"][0]["name"] == "tokens"
+    assert [s["input"] for s in info["states"]] == ["state_h0", "state_c0", "state_h1", "state_c1"]
+
+
+def test_stream_json_via_subprocess(lm_onnx):
+    r = run_cli("stream", "--model", lm_onnx, "--top-k", "3", "--json", stdin=b"the cat sees\na bird\n")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert [row["word"] for row in rows] == ["the", "cat", "sees", "a", "bird"]
+    assert all(len(row["next"]) == 3 and {"word", "prob"} <= set(row["next"][0]) for row in rows)
+
+
+def test_stream_text_readable(lm_onnx):
+    r = run_cli("stream", "--model", lm_onnx, stdin=b"the cat\n")
+    assert r.returncode == 0 and r.stdout.decode().splitlines()[0].startswith("the")
+
+
+def test_eval_json(lm_onnx, corpus):
+    r = run_cli("eval", "--model", lm_onnx, "--text", corpus[1], "--json", "--chunk", "16")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["tokens"] > 100 and out["perplexity"] > 1.0 and 0 <= out["top5_accuracy"] <= 1
+    assert b"eval" in r.stderr  # progress
+
+
+def test_train_export_roundtrip_via_runner(tmp_path, corpus):
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", "lm", "--data", str(corpus[0]), "--out", str(tmp_path / "run"),
+                              "--hidden", "8", "--embedding", "8", "--epochs", "1", "--quiet", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["epoch"] == 1
+    res = runner.invoke(app, ["export", str(tmp_path / "run" / "best.pt"), "--out", str(tmp_path / "m.onnx"),
+                              "--quantize", "int8", "--valid-text", str(corpus[1]), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["precision"] == "int8" and report["parity_max_abs_diff"] <= 1e-4
+    assert report["int8_metrics"]["tokens"] == report["fp32_metrics"]["tokens"]
+
+
+def one_error_line(r: subprocess.CompletedProcess) -> str:
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edge-rnn: error:"), lines
+    assert b"Traceback" not in r.stderr
+    return lines[0]
+
+
+def test_user_errors_are_one_line_exit_2(tmp_path, lm_onnx, corpus):
+    bad_text = tmp_path / "latin1.txt"
+    bad_text.write_bytes(b"caf\xe9 au lait\n")
+    assert "not found" in one_error_line(run_cli("stream", "--model", tmp_path / "missing.onnx"))
+    assert "not UTF-8" in one_error_line(run_cli("eval", "--model", lm_onnx, "--text", bad_text))
+    assert "not UTF-8" in one_error_line(run_cli("stream", "--model", lm_onnx, stdin=b"ok\n\xff\xfe\n"))
+    assert "not found" in one_error_line(run_cli("export", tmp_path / "none.pt", "--out", tmp_path / "x.onnx"))
+    assert "No such option" in one_error_line(run_cli("stream", "--bogus"))
+    assert "--input is for keyword" in one_error_line(run_cli("stream", "--model", lm_onnx, "--input", "x.wav"))
+    assert "keyword spotter" in one_error_line(run_cli("eval", "--model", lm_onnx, "--data", tmp_path))
+    assert "--hidden" in one_error_line(run_cli("train", "lm", "--data", corpus[0], "--out", tmp_path / "o",
+                                                "--hidden", "0"))
+    assert "cell" in one_error_line(run_cli("train", "lm", "--data", corpus[0], "--out", tmp_path / "o",
+                                            "--cell", "transformer"))
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    one_error_line(run_cli("inspect", junk))
+
+
+def test_existing_output_survives_a_failed_export(tmp_path, lm_checkpoint):
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"old")
+    one_error_line(run_cli("export", lm_checkpoint, "--out", out, "--quantize", "int3"))
+    assert out.read_bytes() == b"old"
+
+
+def test_main_returns_2_on_user_error(capsys, tmp_path):
+    assert main(["inspect", str(tmp_path / "nope.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not found" in err
+
+
+def test_missing_torch_says_install_extra(tmp_path):
+    # A runtime-only install: hide torch from the import system and run `train`.
+    code = ("import sys; sys.modules['torch'] = None; from edge_rnn.cli import main; "
+            "sys.exit(main(['train', 'lm', '--data', 'x', '--out', 'y']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert "pip install 'edge-rnn[train]'" in one_error_line(r)
