@@ -128,7 +128,8 @@ def train_kws_cmd(
     config = _config(task="kws", cell=cell, hidden=hidden, dropout=dropout, n_mels=n_mels,
                      labels=make_labels(parse_keywords(keywords)), vocab_size=0)
     opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
-                          clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet)
+                          clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
+                          decay_after=2)
     kws_data = KWSData(data, config.labels[2:], valid_speaker, clips_per_epoch, clip_seconds, batch_size)
     best = train_kws(config, kws_data, opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)

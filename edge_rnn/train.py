@@ -35,6 +35,7 @@ class TrainOptions:
     lr_decay: float = 4.0  # divide the learning rate by this when validation stops improving
     min_lr: float = 1e-4
     patience: int = 3  # epochs without improvement before stopping early
+    decay_after: int = 1  # epochs without improvement before each learning-rate cut
     clip: float = 0.25
     weight_decay: float = 0.0
     seed: int = 1111
@@ -117,7 +118,8 @@ def fit(
             save_checkpoint(out / "best.pt", model, config, **extra, train=json.dumps(row))
         else:
             state["bad_epochs"] += 1
-            state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
+            if state["bad_epochs"] % opts.decay_after == 0:
+                state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
         log(opts, "epoch " + " ".join(f"{k}={_fmt(v)}" for k, v in row.items())
             + ("  *best" if improved else f"  (lr -> {state['lr']:.4g})"))
         save_checkpoint(out / "last.pt", model, config, **extra,

@@ -68,3 +68,39 @@ def lm_int8(tmp_path_factory, lm_checkpoint) -> Path:
     out = tmp_path_factory.mktemp("lm_int8") / "lm.int8.onnx"
     export_checkpoint(lm_checkpoint, out, "int8")
     return out
+
+
+def fsdd_subset(folder: Path, speakers=("george", "jackson"), digits=(0, 1, 2), indices=range(5, 17)) -> Path:
+    """A handful of real recordings, linked (not copied) from ../shared."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for s in speakers:
+        for d in digits:
+            for i in indices:
+                src = FSDD / f"{d}_{s}_{i}.wav"
+                if src.exists():
+                    (folder / src.name).symlink_to(src)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def kws_checkpoint(tmp_path_factory) -> Path:
+    if not FSDD.is_dir():
+        pytest.skip(f"FSDD recordings not found at {FSDD}")
+    from edge_rnn.cli import main
+
+    root = tmp_path_factory.mktemp("kws")
+    data = fsdd_subset(root / "data")
+    args = ["train", "kws", "--data", str(data), "--out", str(root / "run"), "--keywords", "zero,one",
+            "--valid-speaker", "jackson", "--hidden", "24", "--epochs", "3", "--clips-per-epoch", "96",
+            "--clip-seconds", "2", "--quiet", "--threads", "1"]
+    assert main(args) == 0
+    return root / "run" / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def kws_onnx(tmp_path_factory, kws_checkpoint) -> Path:
+    from edge_rnn.export.pipeline import export_checkpoint
+
+    out = tmp_path_factory.mktemp("kws_onnx") / "kws.onnx"
+    export_checkpoint(kws_checkpoint, out, "fp32")
+    return out

@@ -1,0 +1,156 @@
+"""Keyword spotting end to end on real recordings with tiny models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from edge_rnn.config import ModelConfig
+from edge_rnn.export.pipeline import export_checkpoint
+from edge_rnn.kws_data import make_labels
+from edge_rnn.kws_model import KeywordSpotter as TorchSpotter
+from edge_rnn.runtime.audio import read_wav
+from edge_rnn.runtime.kws import Detector, DetectorConfig, KeywordSpotter
+from edge_rnn.runtime.session import Session
+
+from conftest import FSDD, fsdd_subset, needs_fsdd
+from wavs import write_wav
+
+
+def tiny_config(cell="gru") -> ModelConfig:
+    return ModelConfig(task="kws", cell=cell, hidden=[12, 8], labels=make_labels(["zero", "one"]), n_mels=16)
+
+
+def test_front_end_is_chunk_invariant():
+    torch.manual_seed(0)
+    model = TorchSpotter(tiny_config())
+    audio = torch.rand(2, 80 * 30) - 0.5
+    whole, _ = model.frontend(audio, torch.zeros(2, 120))
+    ctx, parts = torch.zeros(2, 120), []
+    for a, b in [(0, 80), (80, 400), (400, 2400)]:
+        f, ctx = model.frontend(audio[:, a:b], ctx)
+        parts.append(f)
+    torch.testing.assert_close(torch.cat(parts, 1), whole, atol=1e-4, rtol=1e-4)
+    assert whole.shape == (2, 30, 16)
+
+
+def _save_untrained(tmp_path, cell):
+    from edge_rnn.checkpoint import save_checkpoint
+
+    torch.manual_seed(1)
+    config = tiny_config(cell)
+    path = tmp_path / f"{cell}.pt"
+    save_checkpoint(path, TorchSpotter(config), config, detector={"threshold": 0.5})
+    return path
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_export_parity_and_int8_each_cell(cell, tmp_path):
+    ckpt = _save_untrained(tmp_path, cell)
+    fp32 = export_checkpoint(ckpt, tmp_path / "f.onnx", "fp32")
+    assert fp32["parity_max_abs_diff"] <= 1e-4
+    export_checkpoint(ckpt, tmp_path / "q.onnx", "int8")
+    model = onnx.load(str(tmp_path / "q.onnx"))
+    ops = {n.op_type for n in model.graph.node}
+    if cell == "lstm":
+        assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
+    else:  # GRU/RNN weights stored as int8, dequantized in front of the op
+        int8 = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8 and "_int8" in t.name]
+        assert len(int8) == 4  # W and R of both layers
+    front = [n for n in model.graph.node if "/frontend/" in n.name]
+    assert front and not any("Integer" in n.op_type for n in front)  # the front end stays float
+    audio = (np.random.default_rng(0).random((1, 8000), dtype=np.float32) - 0.5) * 0.3
+    a, _ = Session(tmp_path / "f.onnx").run(audio, Session(tmp_path / "f.onnx").zero_state())
+    b, _ = Session(tmp_path / "q.onnx").run(audio, Session(tmp_path / "q.onnx").zero_state())
+    assert a.shape == (1, 100, 4) and np.abs(a - b).max() < 0.05
+
+
+def test_detector_smoothing_threshold_refractory():
+    labels = make_labels(["zero", "one"])
+    det = Detector(labels, 0.01, DetectorConfig(smooth_frames=2, threshold=0.5, refractory_s=0.05))
+    probs = np.zeros((20, 4), np.float32)
+    probs[:, 0] = 1.0
+    probs[3:6] = [0, 0, 1.0, 0]  # "zero" for 3 frames
+    probs[12:14] = [0, 0, 0, 1.0]  # "one" for 2 frames
+    events = det.update(probs[:8]) + det.update(probs[8:])
+    assert [(e["keyword"], e["frame"]) for e in events] == [("zero", 3), ("one", 12)]
+    assert events[0]["time"] == 0.04
+    det2 = Detector(labels, 0.01, DetectorConfig(smooth_frames=2, threshold={"zero": 0.9, "one": 0.5}, refractory_s=0))
+    # smoothed "zero" reaches 0.9 only a frame later; with no refractory period every frame over fires
+    assert [e["frame"] for e in det2.update(probs)] == [4, 5, 12, 13, 14]
+
+
+@needs_fsdd
+def test_tiny_model_learns_on_real_recordings(kws_checkpoint):
+    history = json.loads((kws_checkpoint.parent / "metrics.json").read_text())
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def _digits_wav(tmp_path) -> tuple:
+    parts = []
+    for name in ["0_jackson_20", "1_jackson_21", "0_jackson_22", "1_jackson_23"]:
+        parts += [np.zeros(3000, np.float32), read_wav(FSDD / f"{name}.wav", 8000)]
+    audio = np.concatenate(parts + [np.zeros(8000, np.float32)])
+    return write_wav(tmp_path / "digits.wav", audio, 8000), audio
+
+
+@needs_fsdd
+def test_events_do_not_depend_on_chunking(tmp_path, kws_onnx):
+    _, audio = _digits_wav(tmp_path)
+    session = Session(kws_onnx)
+    results = []
+    for chunk in (1, 80, 296, 8000):  # one sample, 10 ms, 37 ms, 1 s
+        spotter = KeywordSpotter(session, threshold=0.3, smooth_frames=4)
+        events = []
+        for start in range(0, audio.size, chunk):
+            events += spotter.process(audio[start : start + chunk])
+        results.append(events)
+    assert results[0], "the tiny model should fire at threshold 0.3"
+    for other in results[1:]:
+        assert [(e["keyword"], e["time"]) for e in other] == [(e["keyword"], e["time"]) for e in results[0]]
+        assert np.allclose([e["score"] for e in other], [e["score"] for e in results[0]], atol=1e-3)
+
+
+@needs_fsdd
+def test_streams_share_a_session(kws_onnx):
+    session = Session(kws_onnx)
+    a, b = KeywordSpotter(session), KeywordSpotter(session)
+    x = read_wav(FSDD / "0_jackson_20.wav", 8000)
+    pa = a.probabilities(x)
+    b.probabilities(np.random.default_rng(0).random(4000, dtype=np.float32) - 0.5)
+    b.reset()
+    np.testing.assert_allclose(b.probabilities(x), pa, atol=1e-6)
+
+
+@needs_fsdd
+def test_stream_cli_wav_and_raw_stdin_agree(tmp_path, kws_onnx):
+    wav, audio = _digits_wav(tmp_path)
+    cmd = [sys.executable, "-m", "edge_rnn.cli", "stream", "--model", str(kws_onnx), "--json"]
+    from_wav = subprocess.run(cmd + ["--input", str(wav), "--chunk-ms", "37"], capture_output=True, timeout=120)
+    pcm = np.round(np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    from_pipe = subprocess.run(cmd + ["--input", "-"], input=pcm, capture_output=True, timeout=120)
+    assert from_wav.returncode == 0 and from_pipe.returncode == 0, from_wav.stderr + from_pipe.stderr
+    ev_wav = [json.loads(l) for l in from_wav.stdout.decode().splitlines()]
+    ev_pipe = [json.loads(l) for l in from_pipe.stdout.decode().splitlines()]
+    assert all({"keyword", "time", "score"} <= set(e) for e in ev_wav)
+    assert [(e["keyword"], e["time"]) for e in ev_wav] == [(e["keyword"], e["time"]) for e in ev_pipe]
+
+
+@needs_fsdd
+def test_eval_cli_reports_and_plots(tmp_path, kws_onnx):
+    data = fsdd_subset(tmp_path / "data", speakers=("jackson",), digits=(0, 1, 5), indices=range(0, 4))
+    plot = tmp_path / "det.png"
+    r = subprocess.run([sys.executable, "-m", "edge_rnn.cli", "eval", "--model", str(kws_onnx), "--data", str(data),
+                        "--noise-hours", "0.02", "--plot", str(plot), "--json"], capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["utterances"] == 12 and set(out["per_speaker_accuracy"]) == {"jackson"}
+    assert set(out["per_class_accuracy"]) == {"zero", "one", "_unknown_"}  # five is no keyword here
+    assert out["stream_keyword_utterances"] == 8 and "noise_false_accepts_per_hour" in out
+    assert plot.read_bytes()[:4] == b"\x89PNG" and len(out["det_curve"]) > 5
