@@ -163,6 +163,7 @@ def export_cmd(
 app.command("inspect")(cli_run.inspect_cmd)
 app.command("stream")(cli_run.stream_cmd)
 app.command("eval")(cli_run.eval_cmd)
+app.command("bench")(cli_run.bench_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,3 +111,26 @@ def eval_cmd(
 
         result = evaluate_kws(session, data, speakers, noise_hours, plot, quiet)
         emit({"model": str(session.path), **result}, json_out)
+
+
+def bench_cmd(
+    model: Optional[str] = typer.Option(None, help="language model (default: bundled ptb-lm)"),
+    kws_model: Optional[str] = typer.Option(None, help="keyword spotter (default: bundled fsdd-kws)"),
+    quiet: bool = typer.Option(False, help="no progress output"),
+    json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
+):
+    """Measure the runtime on this machine: step, chunk, batched streams, KWS real-time factor,
+    memory and the hardware floor. For PyTorch side by side: python benchmarks/compare.py."""
+    from edge_rnn.benchmark import run_runtime_bench
+
+    steps = ["floor", "lm, 1 thread", "lm, 2 threads", "keyword spotting", "runtime process"]
+    bar = Progress(len(steps), "bench", enabled=not quiet)
+    result = run_runtime_bench(resolve_model(model, "ptb-lm"), resolve_model(kws_model, "fsdd-kws"),
+                               progress=lambda label: bar.update(1, label))
+    bar.close()
+    if json_out:
+        print(json.dumps(result))
+        return
+    from edge_rnn.bench_table import runtime_table
+
+    print(runtime_table(result))

@@ -161,7 +161,7 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
     noise = background(samples, rng)
     if segments:
         active = np.concatenate([speech[a:b] for a, b, _ in segments])
-        level = np.sqrt(np.mean(active ** 2)) / 10 ** (rng.uniform(0, 40) / 20)  # SNR 0-40 dB
+        level = np.sqrt(np.mean(active ** 2)) / 10 ** (rng.uniform(5, 40) / 20)  # SNR 5-40 dB
     else:
         level = 10 ** (rng.uniform(-75, -20) / 20)
     audio = np.clip(speech + level * noise, -1.0, 1.0)

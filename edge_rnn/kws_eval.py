@@ -89,15 +89,17 @@ def evaluate_kws(session: Session, folder: Path, speakers: str | None, noise_hou
     base = DetectorConfig.from_dict(c.detector)
     rng = np.random.default_rng(2024)
 
-    # 1. per utterance: the label whose smoothed score peaks highest
+    # 1. per utterance: the keyword whose smoothed score peaks highest, if it reaches its
+    #    threshold (what the detector would say); otherwise "unknown"
     bar = Progress(len(utts), "utterances", enabled=not quiet)
     per_class, per_speaker = defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])
     pad = np.zeros(int(0.3 * rate), np.float32)
+    thresholds = base.thresholds(c.labels[2:])
     for u in utts:
         probs = run_probabilities(session, np.concatenate([pad, u.audio, pad, pad]), 800)
-        smoothed = Detector(c.labels, frame_s, base).smooth(probs)
-        peak = smoothed[:, 1:].max(axis=0)  # unknown and keywords
-        guess = c.labels[1 + int(peak.argmax())]
+        peak = Detector(c.labels, frame_s, base).smooth(probs)[:, 2:].max(axis=0)
+        best = int(peak.argmax())
+        guess = c.labels[2 + best] if peak[best] >= thresholds[best] else c.labels[1]
         truth = u.word if u.word in keywords else c.labels[1]
         for table, key in ((per_class, truth), (per_speaker, u.speaker)):
             table[key][0] += guess == truth

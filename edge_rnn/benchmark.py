@@ -1,0 +1,249 @@
+"""Measurements of the runtime (numpy + onnxruntime only): step and chunk latency, batched
+streams, keyword-spotting real-time factor, load time, peak RSS, and this machine's floor.
+
+`edge-rnn bench` runs these; benchmarks/compare.py adds PyTorch eager and TorchScript beside
+them in the same run. Times are medians of many individually timed calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnxruntime as ort
+
+from edge_rnn.runtime.lm import NextWordPredictor
+from edge_rnn.runtime.session import Session, session_options
+
+
+def median_seconds(fn: Callable[[], object], repeats: int = 300, warmup: int = 20) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter_ns()
+        fn()
+        times.append(time.perf_counter_ns() - t)
+    return statistics.median(times) / 1e9
+
+
+# --- the machine's floor ------------------------------------------------------------------
+
+def read_bandwidth(nbytes: int, repeats: int = 50) -> float:
+    """Bytes per second for reading a buffer of `nbytes` again and again (a model's weights
+    are read every step, so they stay in cache as long as they fit)."""
+    buf = np.ones(max(nbytes // 8, 1024), np.float64)
+    seconds = median_seconds(lambda: buf.sum(), repeats=repeats, warmup=5)
+    return buf.nbytes / seconds
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError:
+        from edge_rnn.runtime.errors import UserError
+
+        raise UserError("benchmarks need the onnx package: pip install onnx") from None
+    return onnx
+
+
+def _graph_session(nodes, inputs, outputs, inits=()) -> ort.InferenceSession:
+    """A one-node-or-few graph built on the spot, for measuring the machine."""
+    onnx = _onnx()
+    from onnx import helper, numpy_helper
+
+    info = lambda name, dtype, shape: helper.make_tensor_value_info(
+        name, helper.np_dtype_to_tensor_dtype(np.dtype(dtype)), shape)
+    graph = helper.make_graph([helper.make_node(op, i, o) for op, i, o in nodes], "bench",
+                              [info(*x) for x in inputs], [info(*x) for x in outputs],
+                              [numpy_helper.from_array(a, name) for name, a in inits])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return ort.InferenceSession(model.SerializeToString(), session_options(1),
+                                providers=["CPUExecutionProvider"])
+
+
+def empty_call_seconds() -> float:
+    """One onnxruntime call that does nothing (Identity of one float), through the Python API."""
+    sess = _graph_session([("Identity", ["x"], ["y"])], [("x", np.float32, [1])], [("y", np.float32, [1])])
+    feed = {"x": np.zeros(1, np.float32)}
+    return median_seconds(lambda: sess.run(["y"], feed), repeats=2000)
+
+
+def peak_macs_per_second(kind: str, m: int = 256, k: int = 1024, n: int = 2048) -> float:
+    """Multiply-accumulates per second of one big MatMul (fp32) or MatMulInteger (int8)."""
+    rng = np.random.default_rng(0)
+    if kind == "int8":
+        a = rng.integers(0, 255, (m, k), dtype=np.uint8)
+        b = rng.integers(-127, 127, (k, n), dtype=np.int8)
+        sess = _graph_session([("MatMulInteger", ["a", "b"], ["y"])], [("a", np.uint8, [m, k])],
+                              [("y", np.int32, [m, n])], [("b", b)])
+    else:
+        a = rng.random((m, k), dtype=np.float32)
+        b = rng.random((k, n), dtype=np.float32)
+        sess = _graph_session([("MatMul", ["a", "b"], ["y"])], [("a", np.float32, [m, k])],
+                              [("y", np.float32, [m, n])], [("b", b)])
+    seconds = median_seconds(lambda: sess.run(["y"], {"a": a}), repeats=30, warmup=3)
+    return m * k * n / seconds
+
+
+def weight_bytes_per_step(path: Path) -> int:
+    """Bytes of weights one token step reads: every initializer, but of an embedding table
+    (a Gather's data) only one row."""
+    from onnx import numpy_helper
+
+    model = _onnx().load(str(path))
+    gathered = {n.input[0] for n in model.graph.node if n.op_type == "Gather"}
+    total = 0
+    for t in model.graph.initializer:
+        nbytes = numpy_helper.to_array(t).nbytes
+        total += nbytes // max(t.dims[0], 1) if t.name in gathered and t.dims else nbytes
+    return total
+
+
+def lm_macs_per_token(config: dict) -> int:
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[config["cell"]]
+    sizes = [config["embedding"]] + config["hidden"]
+    rnn = sum(gates * h * (i + h) for i, h in zip(sizes[:-1], sizes[1:]))
+    return rnn + config["hidden"][-1] * config["vocab_size"]
+
+
+# --- the runtime ----------------------------------------------------------------------------
+
+def lm_rows(path: Path, threads: int = 1) -> dict:
+    """Token step, prefix chunk and batched streams of a language model."""
+    session = Session(path, "lm", threads)
+    predictor = NextWordPredictor(session)
+    vocab = len(session.contract.vocab)
+    rng = np.random.default_rng(0)
+    words = [session.contract.vocab[i] for i in rng.integers(2, vocab, 4096)]
+    it = iter(range(10**9))
+
+    def step():
+        predictor.feed([words[next(it) % 4096]])
+        return predictor.top_k(5)
+
+    out = {"token_step_s": median_seconds(step, repeats=1000)}
+    state = session.zero_state(1)
+    tok = np.array([[5]], np.int64)
+    out["raw_step_s"] = median_seconds(lambda: session.run(tok, state), repeats=1000)
+    chunk = rng.integers(2, vocab, (1, 32)).astype(np.int64)
+    out["chunk32_per_token_s"] = median_seconds(lambda: session.run(chunk, state), repeats=200) / 32
+    for batch in (1, 8, 64, 256):
+        tokens = rng.integers(2, vocab, (batch, 1)).astype(np.int64)
+        st = session.zero_state(batch)
+        sec = median_seconds(lambda: session.run(tokens, st), repeats=max(20, 2000 // batch))
+        out[f"streams{batch}_tokens_per_s"] = batch / sec
+    return out
+
+
+def kws_rows(path: Path, seconds: float = 30.0) -> dict:
+    """Real-time factor (compute time / audio time) at 10 ms, 100 ms and 1 s chunks."""
+    from edge_rnn.runtime.kws import KeywordSpotter
+
+    session = Session(path, "kws", 1)
+    rate = session.contract.sample_rate
+    audio = (np.random.default_rng(0).standard_normal(int(seconds * rate)) * 0.05).astype(np.float32)
+    out = {}
+    for ms in (10, 100, 1000):
+        size = rate * ms // 1000
+        chunks = [audio[i : i + size] for i in range(0, audio.size - size + 1, size)]
+        spotter = KeywordSpotter(session)
+        it = iter(range(10**9))
+        per_chunk = median_seconds(lambda: spotter.process(chunks[next(it) % len(chunks)]),
+                                   repeats=min(len(chunks) * 2, 1000), warmup=5)
+        out[f"rtf_{ms}ms"] = per_chunk / (ms / 1000)
+    return out
+
+
+_RSS_CODE = """
+import json, resource, sys, time
+t = time.perf_counter()
+from edge_rnn.runtime.lm import NextWordPredictor
+p = NextWordPredictor(sys.argv[1])
+load = time.perf_counter() - t
+for w in "the company said it expects to report a loss for the third quarter".split() * 20:
+    p.feed([w]); p.top_k(5)
+def peak_rss_mb():
+    # VmHWM is this program's own high-water mark; ru_maxrss would also count the memory of
+    # the parent that forked us before exec.
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"peak_rss_mb": peak_rss_mb(),
+                  "import_and_load_s": load, "torch_imported": "torch" in sys.modules}))
+"""
+
+
+def runtime_process(path: Path) -> dict:
+    """Peak RSS of a fresh process that only imports the runtime and streams the model."""
+    out = subprocess.run([sys.executable, "-c", _RSS_CODE, str(path)], capture_output=True, text=True,
+                         check=True, timeout=300)
+    return json.loads(out.stdout)
+
+
+def load_seconds(path: Path) -> float:
+    return median_seconds(lambda: Session(path), repeats=7, warmup=1)
+
+
+def machine() -> dict:
+    model = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(), "onnxruntime": ort.__version__,
+            "numpy": np.__version__, "python": sys.version.split()[0],
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def floor_rows(lm_path: Path) -> dict:
+    step_bytes = weight_bytes_per_step(lm_path)
+    out = {"weight_bytes_per_step": step_bytes,
+           "read_bandwidth_Bps": read_bandwidth(step_bytes),
+           "dram_bandwidth_Bps": read_bandwidth(1 << 29, repeats=5),
+           "empty_call_s": empty_call_seconds(),
+           "peak_int8_macs": peak_macs_per_second("int8"),
+           "peak_fp32_macs": peak_macs_per_second("fp32")}
+    out["step_floor_s"] = step_bytes / out["read_bandwidth_Bps"] + out["empty_call_s"]
+    return out
+
+
+def run_runtime_bench(lm_path: Path, kws_path: Path | None, progress=None) -> dict:
+    """Everything the runtime alone can measure, in one run."""
+    tick = progress or (lambda label: None)
+    result = {"machine": machine()}
+    tick("floor")
+    result["floor"] = floor_rows(lm_path)
+    session = Session(lm_path, "lm")
+    macs = lm_macs_per_token(session.contract.config)
+    result["floor"]["macs_per_token"] = macs
+    result["floor"]["batch_floor_tokens_per_s"] = result["floor"]["peak_int8_macs"] / macs
+    tick("lm, 1 thread")
+    result["lm"] = lm_rows(lm_path, 1)
+    tick("lm, 2 threads")
+    result["lm_2threads"] = {k: v for k, v in lm_rows(lm_path, 2).items() if k.startswith("streams")}
+    if kws_path is not None:
+        tick("keyword spotting")
+        result["kws"] = kws_rows(kws_path)
+    tick("runtime process")
+    result["process"] = runtime_process(lm_path)
+    result["process"]["load_s"] = load_seconds(lm_path)
+    result["files"] = {"lm_bytes": lm_path.stat().st_size}
+    if kws_path is not None:
+        result["files"]["kws_bytes"] = kws_path.stat().st_size
+    return result
