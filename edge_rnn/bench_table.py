@@ -7,18 +7,22 @@ def _us(s: float) -> str:
     return f"{s * 1e6:,.1f} µs"
 
 
-def runtime_table(r: dict, torch_rows: dict | None = None) -> str:
+def runtime_table(r: dict, torch_rows: dict | None = None, fp32_rows: dict | None = None) -> str:
     f, lm = r["floor"], r["lm"]
     floor = f["step_floor_s"]
     rows = [("what", "measured", "vs floor / note")]
-    if torch_rows:
-        for name, sec in torch_rows.items():
-            rows.append((f"{name}: token step (1 thread)", _us(sec), f"{sec / floor:.1f}x floor"))
+    eager = (torch_rows or {}).get("PyTorch eager")
+    for name, sec in (torch_rows or {}).items():
+        rows.append((f"{name}: token step, next-word top-5", _us(sec), f"{sec / floor:.1f}x floor"))
+    if fp32_rows:
+        rows.append(("edge-rnn fp32: token step, next-word top-5", _us(fp32_rows["token_step_s"]),
+                     f"{fp32_rows['token_step_s'] / floor:.2f}x floor"))
+    speedup = f", {eager / lm['token_step_s']:.1f}x faster than eager" if eager else ""
     rows += [
-        ("onnxruntime: token step, next-word top-5 (NextWordPredictor)", _us(lm["token_step_s"]),
-         f"{lm['token_step_s'] / floor:.2f}x floor"),
-        ("onnxruntime: raw Session.run step", _us(lm["raw_step_s"]), f"{lm['raw_step_s'] / floor:.2f}x floor"),
-        ("onnxruntime: 32-token prefix chunk, per token", _us(lm["chunk32_per_token_s"]),
+        ("edge-rnn int8: token step, next-word top-5", _us(lm["token_step_s"]),
+         f"{lm['token_step_s'] / floor:.2f}x floor{speedup}"),
+        ("edge-rnn int8: raw Session.run step", _us(lm["raw_step_s"]), f"{lm['raw_step_s'] / floor:.2f}x floor"),
+        ("edge-rnn int8: 32-token prefix chunk, per token", _us(lm["chunk32_per_token_s"]),
          f"{lm['raw_step_s'] / lm['chunk32_per_token_s']:.1f}x cheaper than a step"),
     ]
     for key in ("streams1", "streams8", "streams64", "streams256"):
@@ -36,7 +40,8 @@ def runtime_table(r: dict, torch_rows: dict | None = None) -> str:
         ("peak RSS, runtime-only process with the LM", f"{p['peak_rss_mb']:.1f} MB",
          "torch imported!" if p["torch_imported"] else "no torch imported"),
         ("model load (Session)", f"{p['load_s'] * 1e3:.1f} ms", ""),
-        ("LM file", f"{r['files']['lm_bytes'] / 1e6:.2f} MB", ""),
+        ("LM file (int8)", f"{r['files']['lm_bytes'] / 1e6:.2f} MB",
+         f"{r['files']['lm_bytes'] / r['files']['lm_fp32_bytes']:.3f}x fp32" if "lm_fp32_bytes" in r["files"] else ""),
     ]
     if "kws_bytes" in r["files"]:
         rows.append(("KWS file", f"{r['files']['kws_bytes'] / 1e3:.0f} KB", ""))

@@ -21,7 +21,7 @@ import torch
 from edge_rnn.config import ModelConfig
 from edge_rnn.runtime.contract import Contract, StateSpec
 
-from .wrappers import StreamingWrapper, io_names
+from .wrappers import StreamingWrapper, io_names, top_k_for
 
 OPSET = 17
 
@@ -44,7 +44,7 @@ def export_fp32(model: torch.nn.Module, config: ModelConfig, path: Path) -> None
     x, state = example_inputs(config)
     axes = {inputs[0]: {0: "batch", 1: "time" if config.task == "lm" else "samples"},
             outputs[0]: {0: "batch", 1: "time" if config.task == "lm" else "frames"}}
-    axes.update({name: {0: "batch"} for name in inputs[1:] + outputs[1:]})
+    axes.update({name: {0: "batch"} for name in inputs[1:] + outputs[1:]})  # states, top-k
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(StreamingWrapper(model), (x, *state), str(path), dynamo=False,
@@ -55,12 +55,14 @@ def export_fp32(model: torch.nn.Module, config: ModelConfig, path: Path) -> None
 def make_contract(config: ModelConfig, precision: str, extra: dict) -> Contract:
     """The contract for a checkpoint's model; `extra` holds vocab or labels/detector."""
     inputs, outputs = io_names(config)
+    n = len(config.state_sizes)
     states = [StateSpec(i, o, size) for i, o, (_, size) in
-              zip(inputs[1:], outputs[1:], config.state_sizes)]
+              zip(inputs[1:], outputs[-n:], config.state_sizes)]
     c = Contract(task=config.task, precision=precision, config=json.loads(config.to_json()), states=states,
                  input=inputs[0], output=outputs[0])
     if config.task == "lm":
         c.vocab, c.unk, c.eos = extra["vocab"], "<unk>", "<eos>"
+        c.top_k = top_k_for(config)
     else:
         c.labels, c.sample_rate, c.hop = config.labels, config.sample_rate, config.hop
         c.detector = extra.get("detector", {})

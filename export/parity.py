@@ -64,4 +64,22 @@ def check_parity(model: torch.nn.Module, config: ModelConfig, onnx_path: Path,
                     if not diff <= tolerance:
                         raise ParityError(f"ONNX differs from PyTorch by {diff:.3g} > {tolerance:g} "
                                           f"(batch {batch}, chunk {length}, chunk #{step + 1})")
+    if config.task == "lm" and session.contract.top_k:
+        worst = max(worst, _check_top_k(model, session, tolerance))
     return worst
+
+
+def _check_top_k(model, session: Session, tolerance: float) -> float:
+    """The in-graph ranking of next words equals PyTorch's softmax + top-k (probabilities;
+    ids may differ only between equal probabilities)."""
+    k = session.contract.top_k
+    tokens = torch.randint(0, model.config.vocab_size, (3, 7), generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        logits, _ = model(tokens, model.init_state(3))
+        t_probs, _ = torch.topk(torch.softmax(logits[:, -1], -1), k)
+    o_probs, o_ids = session.run_outputs(tokens.numpy(), session.zero_state(3), ["next_probs", "next_ids"])[:2]
+    diff = float(np.max(np.abs(t_probs.numpy() - o_probs)))
+    gathered = torch.softmax(logits[:, -1], -1).numpy()[np.arange(3)[:, None], o_ids]
+    if not diff <= tolerance or not np.allclose(gathered, o_probs, atol=tolerance):
+        raise ParityError(f"in-graph top-{k} differs from PyTorch by {diff:.3g}")
+    return diff

@@ -36,6 +36,7 @@ class Contract:
     vocab: list[str] = field(default_factory=list)
     unk: str = ""
     eos: str = ""
+    top_k: int = 0  # (lm) the graph also outputs next_probs/next_ids: the k best next words
     labels: list[str] = field(default_factory=list)
     sample_rate: int = 0
     hop: int = 0
@@ -53,6 +54,8 @@ class Contract:
         }
         if self.task == "lm":
             meta.update(vocab=json.dumps(self.vocab), unk=self.unk, eos=self.eos)
+            if self.top_k:
+                meta["top_k"] = str(self.top_k)
         else:
             meta.update(labels=json.dumps(self.labels), sample_rate=str(self.sample_rate),
                         hop=str(self.hop), detector=json.dumps(self.detector, sort_keys=True))
@@ -81,6 +84,7 @@ def parse_metadata(meta: dict[str, str], where: str = "model") -> Contract:
         if task == "lm":
             contract.vocab = json.loads(get["vocab"])
             contract.unk, contract.eos = get["unk"], get["eos"]
+            contract.top_k = int(get.get("top_k", "0"))
         else:
             contract.labels = json.loads(get["labels"])
             contract.sample_rate, contract.hop = int(get["sample_rate"]), int(get["hop"])

@@ -15,7 +15,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import UserError
-from .session import Session, Stream
+from .session import Session
+from .stream import Stream
 
 
 @dataclass

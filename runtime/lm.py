@@ -9,7 +9,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .errors import UserError
-from .session import Session, Stream
+from .session import Session
+from .stream import Stream
 from .text import sentences
 
 
@@ -39,46 +40,67 @@ class Vocabulary:
 class NextWordPredictor:
     """Feed words, ask for the most likely next words. One predictor is one stream.
 
-    A fresh or reset predictor starts as after an end of sentence.
+    A fresh or reset predictor starts as after an end of sentence. When the model ranks the
+    next words inside its graph (metadata `top_k`) and `max_k` fits, a one-word step runs
+    through a preallocated binding and never fetches the vocabulary's logits.
     """
 
-    def __init__(self, model: str | Path | Session, threads: int = 1):
+    def __init__(self, model: str | Path | Session, threads: int = 1, max_k: int | None = None):
         self.session = model if isinstance(model, Session) else Session(model, "lm", threads)
-        if self.session.contract.task != "lm":
-            raise UserError(f"{self.session.path} is not a language model")
         c = self.session.contract
+        if c.task != "lm":
+            raise UserError(f"{self.session.path} is not a language model")
         self.vocab = Vocabulary(c.vocab, c.unk, c.eos)
+        self.fast = c.top_k > 0 and (max_k is None or max_k <= c.top_k)
+        self.max_k = (max_k or c.top_k) if self.fast else (max_k or len(c.vocab))
         self.stream = Stream(self.session)
         self.reset()
 
     def reset(self) -> None:
         """Forget everything fed so far; the next word is predicted as a sentence start."""
         self.stream.reset()
-        self._logits = self.stream.step(np.array([[self.vocab.eos]], np.int64))[0, -1]
+        self._advance([self.vocab.eos])
 
     def feed(self, words: str | Iterable[str]) -> None:
         """Advance over words (a string is split on whitespace). A prefix runs as one chunk."""
         tokens = self.vocab.encode(words.split() if isinstance(words, str) else words)
-        if not tokens:
-            return  # nothing to feed; an empty chunk never reaches onnxruntime
-        logits = self.stream.step(np.asarray(tokens, np.int64)[None, :])  # (1, time, vocab)
-        self._logits = logits[0, -1]
+        if tokens:  # an empty chunk never reaches onnxruntime
+            self._advance(tokens)
+
+    def _advance(self, tokens: list[int]) -> None:
+        if not self.fast:
+            self._logits = self.stream.step(np.asarray(tokens, np.int64)[None, :])[0, -1]
+        elif len(tokens) == 1:
+            probs, ids = self.stream.step_token(tokens[0])  # views, valid until the next step
+            self._probs, self._ids = probs[0], ids[0]
+        else:
+            probs, ids = self.stream.step_outputs(np.asarray(tokens, np.int64)[None, :], ["next_probs", "next_ids"])
+            self._probs, self._ids = probs[0], ids[0]
 
     def top_k(self, k: int = 5) -> list[tuple[str, float]]:
         """The k most likely next words with their probabilities, best first."""
-        k = max(1, min(k, self._logits.size))
+        if not 1 <= k <= self.max_k:
+            raise ValueError(f"k must be between 1 and {self.max_k} for this predictor (see max_k)")
+        words = self.vocab.words
+        if self.fast:
+            return [(words[i], float(p)) for i, p in zip(self._ids[:k].tolist(), self._probs[:k].tolist())]
         idx = np.argpartition(-self._logits, k - 1)[:k]
         idx = idx[np.argsort(-self._logits[idx])]
         probs = np.exp(log_softmax(self._logits)[idx])
-        return [(self.vocab.words[i], float(p)) for i, p in zip(idx, probs)]
+        return [(words[i], float(p)) for i, p in zip(idx, probs)]
 
-    def get_state(self) -> tuple[list[np.ndarray], np.ndarray]:
-        return self.stream.get_state(), self._logits.copy()
+    def get_state(self) -> tuple:
+        """Everything needed to continue later: the recurrent state and the pending prediction."""
+        pending = (self._probs.copy(), self._ids.copy()) if self.fast else (self._logits.copy(),)
+        return self.stream.get_state(), pending
 
-    def set_state(self, saved: tuple[list[np.ndarray], np.ndarray]) -> None:
-        state, logits = saved
+    def set_state(self, saved: tuple) -> None:
+        state, pending = saved
         self.stream.set_state(state)
-        self._logits = np.array(logits, np.float32)
+        if self.fast:
+            self._probs, self._ids = pending[0].copy(), pending[1].copy()
+        else:
+            self._logits = pending[0].copy()
 
 
 def evaluate_text(session: Session, path: str | Path, chunk: int = 256,

@@ -1,13 +1,12 @@
 """A stateful streaming session over any edge-rnn ONNX model.
 
 `Session` owns the onnxruntime session and the contract read from the model's metadata; it
-holds no stream state, so many streams (threads, users) share one safely. `Stream` holds one
-stream's recurrent state and advances it chunk by chunk.
+holds no stream state, so many streams (threads, users) share one safely. A `Stream`
+(stream.py) holds one stream's state and advances it chunk by chunk.
 """
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -78,52 +77,12 @@ class Session:
 
         An empty chunk is refused here: onnxruntime may abort or zero the state on time 0.
         """
+        out = self.run_outputs(x, state, self.output_names[:1])
+        return out[0], out[1:]
+
+    def run_outputs(self, x: np.ndarray, state: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
+        """One call returning the named outputs followed by the new states."""
         if x.ndim != 2 or x.shape[1] == 0 or x.shape[0] == 0:
             raise ValueError(f"a chunk must be (batch, time) with batch, time >= 1, got {x.shape}")
         feeds = dict(zip(self.input_names, [x, *state]))
-        out = self.ort.run(self.output_names, feeds)
-        return out[0], out[1:]
-
-
-class Stream:
-    """One stream's state over a shared Session. Not shared between threads; make one each."""
-
-    def __init__(self, session: Session, batch: int = 1):
-        self.session, self.batch = session, batch
-        self.state = session.zero_state(batch)
-
-    def reset(self) -> None:
-        """Start over: zero every state."""
-        self.state = self.session.zero_state(self.batch)
-
-    def step(self, x: np.ndarray) -> np.ndarray:
-        """Advance over chunk x (batch, time); returns the model output for it."""
-        out, self.state = self.session.run(x, self.state)
-        return out
-
-    def get_state(self) -> list[np.ndarray]:
-        return [s.copy() for s in self.state]
-
-    def set_state(self, state: list[np.ndarray]) -> None:
-        want = [(self.batch, s.size) for s in self.session.contract.states]
-        got = [tuple(np.shape(s)) for s in state]
-        if got != want:
-            raise ValueError(f"state shapes {got} do not match this model's {want}")
-        self.state = [np.ascontiguousarray(s, dtype=np.float32) for s in state]
-
-    def state_bytes(self) -> bytes:
-        """The state as bytes (a small header, then float32 little-endian), for suspend/resume."""
-        header = struct.pack("<4sII", b"ERS1", len(self.state), self.batch)
-        return header + b"".join(s.astype("<f4").tobytes() for s in self.state)
-
-    def load_state_bytes(self, data: bytes) -> None:
-        """Restore exactly what `state_bytes` produced (for the same model)."""
-        magic, count, batch = struct.unpack_from("<4sII", data)
-        sizes = [s.size for s in self.session.contract.states]
-        if magic != b"ERS1" or count != len(sizes) or batch != self.batch:
-            raise ValueError("these state bytes are not from this model or batch size")
-        flat = np.frombuffer(data, "<f4", offset=12)
-        if flat.size != batch * sum(sizes):
-            raise ValueError("state bytes have the wrong length for this model")
-        parts = np.split(flat, np.cumsum([batch * s for s in sizes])[:-1])
-        self.state = [p.reshape(batch, s).astype(np.float32) for p, s in zip(parts, sizes)]
+        return self.ort.run(names + self.output_names[1:], feeds)

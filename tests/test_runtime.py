@@ -13,7 +13,8 @@ import pytest
 
 from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.lm import NextWordPredictor, evaluate_text
-from edge_rnn.runtime.session import Session, Stream
+from edge_rnn.runtime.session import Session
+from edge_rnn.runtime.stream import Stream
 
 
 def test_runtime_import_does_not_import_torch():
@@ -176,3 +177,40 @@ def test_evaluate_text_perplexity(lm_onnx, corpus):
     assert r1["tokens"] == r2["tokens"] == sum(len(l.split()) + 1 for l in corpus[1].read_text().splitlines())
     assert abs(r1["perplexity"] - r2["perplexity"]) < 1e-3 * r1["perplexity"]
     assert 1.0 < r1["perplexity"] < 22  # a trained model beats uniform over its vocabulary
+
+
+def test_fast_token_path_equals_plain_path(lm_int8):
+    fast = NextWordPredictor(lm_int8)
+    plain = NextWordPredictor(lm_int8, max_k=50)  # more than the graph ranks: logits path
+    assert fast.fast and not plain.fast
+    for word in "the cat sees a bird . my friend calls the river".split():
+        fast.feed(word)
+        plain.feed(word)
+        got, want = fast.top_k(5), plain.top_k(5)
+        assert [w for w, _ in got] == [w for w, _ in want]
+        assert np.allclose([p for _, p in got], [p for _, p in want], atol=1e-5)
+    chunked = NextWordPredictor(lm_int8)
+    chunked.feed("the cat sees a bird . my friend calls the river")
+    assert [w for w, _ in chunked.top_k(5)] == [w for w, _ in fast.top_k(5)]
+    # int8 activations are quantized per call (their range is measured over the whole chunk),
+    # so a chunk and single steps agree to quantization error, not to float rounding
+    np.testing.assert_allclose(chunked.stream.state[0], fast.stream.state[0], atol=5e-3)
+
+
+def test_fast_path_state_save_restore(lm_int8):
+    p = NextWordPredictor(lm_int8)
+    p.feed("the")
+    p.feed("cat")
+    blob = p.stream.state_bytes()
+    saved = p.get_state()
+    p.feed("sees")
+    want = p.top_k(5)
+    q = NextWordPredictor(lm_int8)
+    q.stream.load_state_bytes(blob)
+    q.feed("sees")
+    assert q.top_k(5) == want
+    p.set_state(saved)
+    p.feed("sees")
+    assert p.top_k(5) == want
+    with pytest.raises(ValueError):
+        p.top_k(11)

@@ -1,0 +1,123 @@
+"""Side-by-side benchmark in one run: PyTorch eager and TorchScript against the edge-rnn
+runtime (fp32 and int8) for the same trained model, plus everything `edge-rnn bench` measures.
+
+    python benchmarks/compare.py --checkpoint runs/ptb/best.pt --kws-model fsdd-kws --write BENCHMARKS.md
+
+Needs edge-rnn[train] (torch, onnx). One thread unless a row says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edge_rnn.benchmark import lm_rows, median_seconds, run_runtime_bench
+from edge_rnn.bench_table import runtime_table
+from edge_rnn.bundled import resolve_model
+from edge_rnn.checkpoint import load_checkpoint
+from edge_rnn.export.pipeline import export_checkpoint
+from edge_rnn.export.wrappers import StreamingWrapper
+from edge_rnn.models import build_model
+from edge_rnn.progress import Progress
+
+
+def torch_step_seconds(model: torch.nn.Module, vocab_size: int) -> float:
+    """One token in, next-word top-5 probabilities out, state carried: what an app would do."""
+    state = model.init_state(1)
+    tokens = torch.randint(2, vocab_size, (4096, 1, 1))
+    it = iter(range(10**9))
+
+    def step():
+        nonlocal state
+        logits, state = model(tokens[next(it) % 4096], state)
+        return torch.topk(torch.softmax(logits[0, -1], -1), 5)
+
+    with torch.inference_mode():
+        return median_seconds(step, repeats=1000, warmup=50)
+
+
+def torchscript_step_seconds(model: torch.nn.Module, vocab_size: int) -> float:
+    wrapper = StreamingWrapper(model).eval()
+    example = (torch.zeros(1, 1, dtype=torch.long), *model.init_state(1))
+    with torch.inference_mode():
+        traced = torch.jit.freeze(torch.jit.trace(wrapper, example))
+    state = model.init_state(1)
+    tokens = torch.randint(2, vocab_size, (4096, 1, 1))
+    it = iter(range(10**9))
+
+    def step():
+        nonlocal state
+        logits, *state = traced(tokens[next(it) % 4096], *state)
+        return torch.topk(torch.softmax(logits[0, -1], -1), 5)
+
+    with torch.inference_mode():
+        return median_seconds(step, repeats=1000, warmup=50)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", type=Path, required=True, help="language-model checkpoint (best.pt)")
+    ap.add_argument("--kws-model", default="fsdd-kws", help="keyword-spotting .onnx or bundled name")
+    ap.add_argument("--write", type=Path, help="write the results into this Markdown file")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    steps = ["export", "pytorch eager", "torchscript", "fp32 runtime", "runtime bench"]
+    bar = Progress(len(steps) + 5, "compare")
+    ckpt = load_checkpoint(args.checkpoint)
+    model = build_model(ckpt["config"])
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32, int8 = Path(tmp) / "lm.fp32.onnx", Path(tmp) / "lm.int8.onnx"
+        export_checkpoint(args.checkpoint, fp32, "fp32")
+        export_checkpoint(args.checkpoint, int8, "int8")
+        bar.update(1, "pytorch eager")
+        vocab = ckpt["config"].vocab_size
+        torch_rows = {"PyTorch eager": torch_step_seconds(model, vocab)}
+        bar.update(1, "torchscript")
+        try:
+            torch_rows["TorchScript (traced, frozen)"] = torchscript_step_seconds(model, vocab)
+        except Exception as e:  # report, do not hide, a TorchScript failure
+            print(f"TorchScript failed: {type(e).__name__}: {e}", file=sys.stderr)
+        bar.update(1, "fp32 runtime")
+        fp32_rows = lm_rows(fp32, 1)
+        result = run_runtime_bench(int8, resolve_model(args.kws_model, "fsdd-kws"),
+                                   progress=lambda label: bar.update(1, label))
+        result["files"]["lm_fp32_bytes"] = fp32.stat().st_size
+    bar.close()
+    result["torch"] = torch_rows
+    result["lm_fp32"] = fp32_rows
+    if args.json:
+        print(json.dumps(result))
+    table = runtime_table(result, torch_rows, fp32_rows)
+    if not args.json:
+        print(table)
+    if args.write:
+        write_report(args.write, result, table, " ".join(["python"] + sys.argv))
+    return 0
+
+
+def write_report(path: Path, result: dict, table: str, command: str) -> None:
+    from edge_rnn.runtime.fileio import write_text_atomic
+
+    m = result["machine"]
+    text = (f"# Benchmarks\n\nMeasured in one run by `{command}` on {m['date']}.\n\n"
+            f"Machine: {m['cpu']}, {m['cores']} cores; onnxruntime {m['onnxruntime']}, torch "
+            f"{torch.__version__}, numpy {m['numpy']}, Python {m['python']}.\n"
+            f"Medians of many individually timed calls; one thread unless a row says otherwise.\n\n"
+            f"{table}\n")
+    extra = path.read_text(encoding="utf-8").split("<!-- notes -->", 1) if path.exists() else []
+    if len(extra) == 2:
+        text += "\n<!-- notes -->" + extra[1]
+    write_text_atomic(path, text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
