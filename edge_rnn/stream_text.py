@@ -26,12 +26,14 @@ def stdin_lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
 
 def stream_text(session: Session, top_k: int, as_json: bool,
                 stdin: IO[bytes] | None = None, interactive: bool | None = None) -> None:
-    predictor = NextWordPredictor(session)
+    predictor = NextWordPredictor(session, max_k=top_k)
     stdin = stdin if stdin is not None else sys.stdin.buffer
     if interactive is None:
         interactive = sys.stdin.isatty() and not as_json
     if interactive:
-        _prompt(predictor, top_k)
+        from edge_rnn.prompt import run_prompt
+
+        run_prompt(predictor, top_k)
         return
     eos = predictor.vocab.words[predictor.vocab.eos]
     for _, line in stdin_lines(stdin):
@@ -46,22 +48,3 @@ def stream_text(session: Session, top_k: int, as_json: bool,
         if words:
             predictor.feed([eos])  # a line is a sentence, as in training
         sys.stdout.flush()
-
-
-def _prompt(predictor: NextWordPredictor, top_k: int) -> None:
-    """Type words and press Enter: the next-word predictions follow each line.
-    An empty line starts a new sentence; Ctrl-D quits."""
-    print("edge-rnn: type words, Enter to predict; empty line = new sentence; Ctrl-D quits", file=sys.stderr)
-    print(f"next: {format_predictions(predictor.top_k(top_k))}", file=sys.stderr)
-    while True:
-        try:
-            line = input("> ")
-        except EOFError:
-            print(file=sys.stderr)
-            return
-        if not line.strip():
-            predictor.reset()
-            print("(new sentence)", file=sys.stderr)
-        else:
-            predictor.feed(line)
-        print(f"next: {format_predictions(predictor.top_k(top_k))}")
