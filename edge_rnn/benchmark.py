@@ -21,6 +21,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge_rnn.runtime.lm import NextWordPredictor
+from edge_rnn.runtime.pool import StreamPool
 from edge_rnn.runtime.session import Session, session_options
 
 
@@ -137,9 +138,16 @@ def lm_rows(path: Path, threads: int = 1) -> dict:
     chunk = rng.integers(2, vocab, (1, 32)).astype(np.int64)
     out["chunk32_per_token_s"] = median_seconds(lambda: session.run(chunk, state), repeats=200) / 32
     for batch in (1, 8, 64, 256):
-        tokens = rng.integers(2, vocab, (batch, 1)).astype(np.int64)
-        st = session.zero_state(batch)
-        sec = median_seconds(lambda: session.run(tokens, st), repeats=max(20, 2000 // batch))
+        pool = StreamPool(session, capacity=batch)
+        slots = [pool.join() for _ in range(batch)]
+        tokens = rng.integers(2, vocab, batch).tolist()
+
+        def pool_step():
+            for slot, token in zip(slots, tokens):
+                pool.push(slot, token)
+            return pool.step()
+
+        sec = median_seconds(pool_step, repeats=max(20, 2000 // batch))
         out[f"streams{batch}_tokens_per_s"] = batch / sec
     return out
 
@@ -167,6 +175,7 @@ _RSS_CODE = """
 import json, resource, sys, time
 t = time.perf_counter()
 from edge_rnn.runtime.lm import NextWordPredictor
+from edge_rnn.runtime.pool import StreamPool
 p = NextWordPredictor(sys.argv[1])
 load = time.perf_counter() - t
 for w in "the company said it expects to report a loss for the third quarter".split() * 20:

@@ -214,3 +214,38 @@ def test_fast_path_state_save_restore(lm_int8):
     assert p.top_k(5) == want
     with pytest.raises(ValueError):
         p.top_k(11)
+
+
+def test_stream_pool_matches_independent_streams(lm_onnx):
+    from edge_rnn.runtime.pool import StreamPool
+
+    session = Session(lm_onnx)
+    pool = StreamPool(session, capacity=4)
+    texts = {"a": "the cat sees a bird", "b": "my friend calls", "c": "a dog likes the river ."}
+    slots, cursor = {}, {}
+    # streams join at different times and leave when their text ends
+    schedule = {0: ["a"], 1: ["b"], 3: ["c"]}
+    last = {}
+    for t in range(12):
+        for name in schedule.get(t, []):
+            slots[name] = pool.join()
+            pool.push_word(slots[name], "<eos>")
+            cursor[name] = 0
+        for name, slot in list(slots.items()):
+            if cursor[name] and cursor[name] <= len(texts[name].split()):
+                pool.push_word(slot, texts[name].split()[cursor[name] - 1])
+        out = pool.step()
+        for name, slot in list(slots.items()):
+            if slot in out:
+                last[name] = out[slot]
+                cursor[name] += 1
+                if cursor[name] > len(texts[name].split()):
+                    pool.leave(slot)
+                    del slots[name]
+    for name, text in texts.items():
+        p = NextWordPredictor(session)
+        p.feed(text)
+        probs, ids = last[name]
+        assert [p.vocab.words[i] for i in ids[:5]] == [w for w, _ in p.top_k(5)]
+        np.testing.assert_allclose(probs[:5], [q for _, q in p.top_k(5)], atol=1e-5)
+    assert len(pool._free) == 4  # every stream left
