@@ -95,11 +95,29 @@ def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
     return np.interp(np.linspace(0, audio.size - 1, n), np.arange(audio.size), audio).astype(np.float32)
 
 
-def augment(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Speed (and so pitch) change, a random spectral tilt (another microphone), a random level."""
-    audio = change_speed(audio, rng.uniform(0.85, 1.15))
+def random_colouring(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Another microphone and room: a random spectral tilt, a short random FIR colouring, and
+    sometimes a synthetic reverberation tail (exponentially decaying noise, RT60 0.1-0.4 s)."""
     tilt = rng.uniform(-0.5, 0.9)
     audio = audio - tilt * np.concatenate([[0.0], audio[:-1]])
+    fir = np.zeros(9)
+    fir[0] = 1.0
+    fir[1:] = rng.normal(0, 0.15, 8)
+    audio = np.convolve(audio, fir)[: audio.size]
+    if rng.random() < 0.3:
+        rt60 = rng.uniform(0.1, 0.4)
+        n = int(rt60 * 8000)
+        tail = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
+        rir = np.concatenate([[1.0], tail * rng.uniform(0.05, 0.3) / np.sqrt(n)])
+        size = audio.size + rir.size - 1
+        wet = np.fft.irfft(np.fft.rfft(audio, size) * np.fft.rfft(rir, size), size)
+        audio = wet[: audio.size + n // 2]
+    return audio
+
+
+def augment(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Speed (and so pitch and formants), microphone and room colouring, a random level."""
+    audio = random_colouring(change_speed(audio, rng.uniform(0.85, 1.15)), rng)
     peak = np.max(np.abs(audio)) + 1e-9
     return (audio / peak * 10 ** (rng.uniform(-30, -1) / 20)).astype(np.float32)  # peak in dBFS
 

@@ -66,6 +66,19 @@ class LogMelFrontEnd(nn.Module):
         return (feats - self.mean) / self.std, new_context
 
 
+def spec_augment(feats: torch.Tensor, bands: int = 2, width: int = 4) -> torch.Tensor:
+    """Training only: zero `bands` random bands of up to `width` mel channels per example
+    (features are normalised, so zero is the average), so no single band decides."""
+    batch, _, n_mels = feats.shape
+    channel = torch.arange(n_mels, device=feats.device)
+    mask = torch.ones(batch, 1, n_mels, device=feats.device)
+    for _ in range(bands):
+        start = torch.randint(0, n_mels, (batch, 1, 1), device=feats.device)
+        size = torch.randint(0, width + 1, (batch, 1, 1), device=feats.device)
+        mask = mask * ~((channel >= start) & (channel < start + size))
+    return feats * mask
+
+
 class KeywordSpotter(nn.Module):
     """Per-frame label logits. State: [audio context, h0, (c0), h1, ...]."""
 
@@ -86,6 +99,8 @@ class KeywordSpotter(nn.Module):
     def forward(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """audio (batch, samples), samples a multiple of hop -> logits (batch, frames, labels)."""
         feats, context = self.frontend(audio, state[0])
+        if self.training:
+            feats = spec_augment(feats)
         x, rnn_state = self.rnn(feats, state[1:])
         return self.classifier(self.drop(x)), [context] + rnn_state
 
