@@ -139,7 +139,7 @@ def train_kws_cmd(
 def export_cmd(
     checkpoint: Path = typer.Argument(..., help="a checkpoint from `edge-rnn train` (best.pt)"),
     out: Path = typer.Option(..., help="the .onnx file to write"),
-    quantize: Optional[str] = typer.Option(None, help="int8: dynamic int8 weights"),
+    quantize: Optional[str] = typer.Option(None, help="int8 (int8 weights) or int4 (4-bit MatMul weights, int8 elsewhere)"),
     valid_text: Optional[Path] = typer.Option(None, help="language model: report perplexity on this text"),
     json_out: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ):

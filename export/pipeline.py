@@ -13,7 +13,7 @@ from edge_rnn.runtime.fileio import atomic_path
 
 from .onnx_export import export_fp32, make_contract, write_metadata
 from .parity import check_parity
-from .quantize import PRECISIONS, quantize_int8
+from .quantize import PRECISIONS, quantize
 
 
 def export_checkpoint(checkpoint: Path, out: Path, precision: str = "fp32",
@@ -43,16 +43,16 @@ def export_checkpoint(checkpoint: Path, out: Path, precision: str = "fp32",
         report["parity_max_abs_diff"] = check_parity(model, config, fp32)
         report["fp32_bytes"] = fp32.stat().st_size
         final = fp32
-        if precision == "int8":
-            final = Path(tmp) / "model.int8.onnx"
-            quantize_int8(fp32, final)
-            write_metadata(final, make_contract(config, "int8", extra))
-            report["int8_bytes"] = final.stat().st_size
-            report["size_ratio"] = round(report["int8_bytes"] / report["fp32_bytes"], 4)
+        if precision != "fp32":
+            final = Path(tmp) / f"model.{precision}.onnx"
+            quantize(fp32, final, precision)
+            write_metadata(final, make_contract(config, precision, extra))
+            report[f"{precision}_bytes"] = final.stat().st_size
+            report["size_ratio"] = round(final.stat().st_size / report["fp32_bytes"], 4)
         if measure is not None:
             report["fp32_metrics"] = measure(fp32)
             if final is not fp32:
-                report["int8_metrics"] = measure(final)
+                report[f"{precision}_metrics"] = measure(final)
         with atomic_path(out) as target:
             target.write_bytes(final.read_bytes())
     return report

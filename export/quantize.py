@@ -7,6 +7,8 @@
   file holds int8 values, arithmetic stays float32).
 - The audio front end (DFT conv, mel MatMul) stays float32: the power spectrum spans too many
   decades for 8-bit activations.
+- int4: as int8, but MatMul weights (the big output projection) become 4-bit blocks
+  (onnxruntime's MatMulNBits, block 32, int8 arithmetic): half the bytes a step reads.
 """
 
 from __future__ import annotations
@@ -18,27 +20,44 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "int8", "int4")
 _FRONTEND = "/frontend/"
 
 
-def quantize_int8(src: Path, dst: Path) -> None:
-    """Write the int8 model of `src` to `dst` (metadata is set by the caller)."""
+def quantize(src: Path, dst: Path, precision: str) -> None:
+    """Write the int8 or int4 model of `src` to `dst` (metadata is set by the caller)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import matmul_nbits_quantizer  # noqa: F401 (configures logging on import)
 
     exclude = [n.name for n in onnx.load(str(src)).graph.node if _FRONTEND in n.name]
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer logs advice to the root logger
+    ops = ["MatMul", "Gemm", "Gather", "LSTM"]
+    loggers = [logging.getLogger(), logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:  # the quantizers log advice and progress we do not want on a user's screen
+        lg.setLevel(logging.ERROR)
     try:
+        if precision == "int4":
+            _matmul_4bit(src, dst, exclude)
+            src, ops = dst, ["Gather", "LSTM"]
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
-                         op_types_to_quantize=["MatMul", "Gemm", "Gather", "LSTM"],
-                         nodes_to_exclude=exclude, extra_options={"MatMulConstBOnly": True})
+                         op_types_to_quantize=ops, nodes_to_exclude=exclude,
+                         extra_options={"MatMulConstBOnly": True})
     finally:
-        root.setLevel(level)
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
     model = onnx.load(str(dst))
     if quantize_recurrent_weights(model.graph):
         onnx.save(model, str(dst))
+
+
+def _matmul_4bit(src: Path, dst: Path, exclude: list[str]) -> None:
+    from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
+                                                                  MatMulNBitsQuantizer)
+
+    config = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=True, accuracy_level=4, bits=4)
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), nodes_to_exclude=exclude, algo_config=config)
+    quantizer.process()
+    onnx.save(quantizer.model.model, str(dst))
 
 
 def quantize_recurrent_weights(graph: onnx.GraphProto) -> int:

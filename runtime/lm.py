@@ -125,11 +125,15 @@ def evaluate_text(session: Session, path: str | Path, chunk: int = 256,
         x = ids_arr[start : min(start + chunk, len(ids) - 1)]
         y = ids_arr[start + 1 : start + 1 + x.size]
         logits, state = session.run(x[None, :], state)
-        logp = log_softmax(logits[0])  # (time, vocab)
-        nll -= float(logp[np.arange(y.size), y].sum())
-        best5 = np.argpartition(-logits[0], 4, axis=-1)[:, :5]
-        top1 += int((logits[0].argmax(-1) == y).sum())
-        top5 += int((best5 == y[:, None]).any(-1).sum())
+        z = logits[0]  # (time, vocab)
+        peak = z.max(axis=-1, keepdims=True)
+        log_norm = np.log(np.exp(z - peak).sum(axis=-1, dtype=np.float64)) + peak[:, 0]
+        target = z[np.arange(y.size), y]
+        nll += float((log_norm - target).sum())
+        # rank of the target: how many words score higher (top-1: none, top-5: at most 4)
+        higher = (z > target[:, None]).sum(axis=-1)
+        top1 += int((higher == 0).sum())
+        top5 += int((higher < 5).sum())
         unk_targets += int((y == vocab.unk).sum())
         if on_progress:
             on_progress(x.size)

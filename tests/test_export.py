@@ -98,3 +98,16 @@ def test_export_never_leaves_half_a_file(tmp_path, lm_checkpoint):
         export_checkpoint(lm_checkpoint, out, "int4")
     assert out.read_bytes() == b"previous model"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.onnx"]
+
+
+def test_int4_output_projection(tmp_path, lm_checkpoint, lm_onnx):
+    report = export_checkpoint(lm_checkpoint, tmp_path / "m4.onnx", "int4")
+    model = onnx.load(str(tmp_path / "m4.onnx"))
+    ops = {n.op_type for n in model.graph.node}
+    assert "MatMulNBits" in ops and "DynamicQuantizeLSTM" in ops
+    assert Session(tmp_path / "m4.onnx").contract.precision == "int4"
+    a, b = NextWordPredictor(lm_onnx), NextWordPredictor(tmp_path / "m4.onnx")
+    a.feed("the cat sees")
+    b.feed("the cat sees")
+    assert a.top_k(1)[0][0] == b.top_k(1)[0][0]
+    assert report["size_ratio"] < 1
