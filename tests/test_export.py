@@ -95,7 +95,7 @@ def test_export_never_leaves_half_a_file(tmp_path, lm_checkpoint):
     out = tmp_path / "keep.onnx"
     out.write_bytes(b"previous model")
     with pytest.raises(Exception):
-        export_checkpoint(lm_checkpoint, out, "int4")
+        export_checkpoint(lm_checkpoint, out, "int3")
     assert out.read_bytes() == b"previous model"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.onnx"]
 
