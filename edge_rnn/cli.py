@@ -141,6 +141,7 @@ def export_cmd(
     out: Path = typer.Option(..., help="the .onnx file to write"),
     quantize: Optional[str] = typer.Option(None, help="int8 (int8 weights) or int4 (4-bit MatMul weights, int8 elsewhere)"),
     valid_text: Optional[Path] = typer.Option(None, help="language model: report perplexity on this text"),
+    detector: Optional[str] = typer.Option(None, help='keyword spotter: JSON detector defaults, e.g. {"threshold": 0.7}'),
     json_out: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ):
     """Export a checkpoint to ONNX with explicit states and metadata, checked for parity."""
@@ -156,7 +157,16 @@ def export_cmd(
             raise UserError(f"text file not found: {valid_text}")
         measure = lambda path: {k: v for k, v in evaluate_text(Session(path, "lm"), valid_text).items()
                                 if k in ("perplexity", "top1_accuracy", "tokens")}
-    report = export_checkpoint(checkpoint, out, quantize or "fp32", measure)
+    overrides = None
+    if detector is not None:
+        import json
+
+        try:
+            overrides = json.loads(detector)
+            assert isinstance(overrides, dict)
+        except (ValueError, AssertionError):
+            raise UserError(f'--detector must be a JSON object like {{"threshold": 0.7}}, got {detector!r}') from None
+    report = export_checkpoint(checkpoint, out, quantize or "fp32", measure, overrides)
     _print_result(report, json_out)
 
 

@@ -52,6 +52,7 @@ def stream_cmd(
     input: Optional[str] = typer.Option(None, "--input", help="keyword spotting: a WAV file, or - for raw PCM on stdin"),
     top_k: int = typer.Option(5, min=1, max=100, help="language model: how many next words"),
     chunk_ms: float = typer.Option(100.0, help="keyword spotting: audio per call, in ms"),
+    threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="keyword spotting: override the model's threshold"),
     threads: int = typer.Option(1, min=1, help="onnxruntime intra-op threads"),
     json_out: bool = typer.Option(False, "--json", help="one JSON object per line"),
 ):
@@ -71,7 +72,7 @@ def stream_cmd(
 
         if input is None:
             raise UserError("a keyword spotter needs --input FILE.wav (or --input - for raw PCM on stdin)")
-        stream_audio(session, input, chunk_ms, json_out)
+        stream_audio(session, input, chunk_ms, json_out, threshold=threshold)
 
 
 def eval_cmd(

@@ -35,8 +35,8 @@ def pcm_chunks(stream: IO[bytes], chunk: int) -> Iterator[np.ndarray]:
 
 
 def stream_audio(session: Session, source: str, chunk_ms: float, as_json: bool,
-                 stdin: IO[bytes] | None = None) -> None:
-    spotter = KeywordSpotter(session)
+                 stdin: IO[bytes] | None = None, threshold: float | None = None) -> None:
+    spotter = KeywordSpotter(session, threshold=threshold)
     if not 1.0 <= chunk_ms <= 60000.0:
         raise UserError("--chunk-ms must be between 1 and 60000")
     chunk = max(1, int(round(spotter.sample_rate * chunk_ms / 1000.0)))

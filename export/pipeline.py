@@ -17,11 +17,12 @@ from .quantize import PRECISIONS, quantize
 
 
 def export_checkpoint(checkpoint: Path, out: Path, precision: str = "fp32",
-                      measure: Callable[[Path], dict] | None = None) -> dict:
+                      measure: Callable[[Path], dict] | None = None, detector: dict | None = None) -> dict:
     """Export, write metadata, prove parity (fp32), quantize if asked; rename into place at the end.
 
     `measure(model_path) -> metrics` (e.g. validation perplexity) runs on the fp32 model and,
     when quantizing, on the int8 model too, so the report shows what quantization costs.
+    `detector` overrides a keyword spotter's detection defaults stored in the model.
     Returns a report: sizes, parity error, precision, metrics.
     """
     if precision not in PRECISIONS:
@@ -34,6 +35,13 @@ def export_checkpoint(checkpoint: Path, out: Path, precision: str = "fp32",
     model.load_state_dict(ckpt["model"])
     model.eval()
     extra = {k: ckpt[k] for k in ("vocab", "detector") if k in ckpt}
+    if detector:
+        if config.task != "kws":
+            raise UserError("--detector applies to keyword spotters only")
+        known = {"smooth_frames", "threshold", "refractory_s"}
+        if not set(detector) <= known:
+            raise UserError(f"--detector keys must be among {sorted(known)}")
+        extra["detector"] = {**extra.get("detector", {}), **detector}
     report = {"checkpoint": str(checkpoint), "out": str(out), "task": config.task,
               "cell": config.cell, "hidden": config.hidden, "precision": precision}
     with tempfile.TemporaryDirectory(prefix="edge-rnn-export-") as tmp:
