@@ -27,7 +27,9 @@ _FRONTEND = "/frontend/"
 def quantize(src: Path, dst: Path, precision: str) -> None:
     """Write the int8 or int4 model of `src` to `dst` (metadata is set by the caller)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization import matmul_nbits_quantizer  # noqa: F401 (configures logging on import)
+
+    if precision == "int4":
+        from onnxruntime.quantization import matmul_nbits_quantizer  # noqa: F401 (sets up logging on import)
 
     exclude = [n.name for n in onnx.load(str(src)).graph.node if _FRONTEND in n.name]
     ops = ["MatMul", "Gemm", "Gather", "LSTM"]
