@@ -114,6 +114,7 @@ def train_kws_cmd(
     lr: float = typer.Option(3e-3),
     clip: float = typer.Option(1.0, help="gradient-norm clipping (0: off)"),
     patience: int = typer.Option(4, min=1),
+    schedule: str = typer.Option("cosine", help="cosine (lr to 0 over --epochs) or plateau (cut on no improvement)"),
     seed: int = typer.Option(1111),
     threads: int = typer.Option(0, min=0, help="torch threads (0: all cores)"),
     resume: bool = typer.Option(False, help="continue from OUT/last.pt"),
@@ -129,7 +130,7 @@ def train_kws_cmd(
                      labels=make_labels(parse_keywords(keywords)), vocab_size=0)
     opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
                           clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
-                          decay_after=2)
+                          decay_after=2, schedule=schedule)
     kws_data = KWSData(data, config.labels[2:], valid_speaker, clips_per_epoch, clip_seconds, batch_size)
     best = train_kws(config, kws_data, opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)

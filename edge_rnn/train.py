@@ -36,6 +36,7 @@ class TrainOptions:
     min_lr: float = 1e-4
     patience: int = 3  # epochs without improvement before stopping early
     decay_after: int = 1  # epochs without improvement before each learning-rate cut
+    schedule: str = "plateau"  # or "cosine": lr follows half a cosine from lr to 0 over the epochs
     clip: float = 0.25
     weight_decay: float = 0.0
     seed: int = 1111
@@ -46,6 +47,8 @@ class TrainOptions:
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adam"):
             raise UserError("--optimizer must be sgd or adam")
+        if self.schedule not in ("plateau", "cosine"):
+            raise UserError("--schedule must be plateau or cosine")
         if self.epochs < 1 or self.lr <= 0 or self.lr_decay < 1 or self.patience < 1:
             raise UserError("--epochs and --patience must be >= 1, --lr > 0, --lr-decay >= 1")
 
@@ -100,6 +103,8 @@ def fit(
     deadline = time.monotonic() + opts.max_minutes * 60 if opts.max_minutes > 0 else math.inf
 
     while state["epoch"] < opts.epochs and time.monotonic() < deadline:
+        if opts.schedule == "cosine":
+            state["lr"] = max(opts.min_lr, opts.lr * 0.5 * (1 + math.cos(math.pi * state["epoch"] / opts.epochs)))
         for group in optimizer.param_groups:
             group["lr"] = state["lr"]
         started = time.monotonic()
@@ -118,7 +123,7 @@ def fit(
             save_checkpoint(out / "best.pt", model, config, **extra, train=json.dumps(row))
         else:
             state["bad_epochs"] += 1
-            if state["bad_epochs"] % opts.decay_after == 0:
+            if opts.schedule == "plateau" and state["bad_epochs"] % opts.decay_after == 0:
                 state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
         log(opts, "epoch " + " ".join(f"{k}={_fmt(v)}" for k, v in row.items())
             + ("  *best" if improved else f"  (lr -> {state['lr']:.4g})"))

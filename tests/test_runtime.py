@@ -249,3 +249,10 @@ def test_stream_pool_matches_independent_streams(lm_onnx):
         assert [p.vocab.words[i] for i in ids[:5]] == [w for w, _ in p.top_k(5)]
         np.testing.assert_allclose(probs[:5], [q for _, q in p.top_k(5)], atol=1e-5)
     assert len(pool._free) == 4  # every stream left
+
+
+def test_no_bare_export_or_runtime_package_installed(tmp_path):
+    code = ("import importlib.util, json; "
+            "print(json.dumps([importlib.util.find_spec(n) is not None for n in ('export', 'runtime')]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert json.loads(out.stdout) == [False, False]

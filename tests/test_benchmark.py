@@ -1,0 +1,38 @@
+"""The benchmark harness runs end to end on tiny models (it measures; it asserts no speed)."""
+
+from __future__ import annotations
+
+from edge_rnn.bench_table import runtime_table
+from edge_rnn.benchmark import (empty_call_seconds, kws_rows, lm_macs_per_token, lm_rows, peak_macs_per_second,
+                                runtime_process, weight_bytes_per_step)
+from edge_rnn.runtime.session import Session
+
+
+def test_lm_rows_and_process(lm_int8):
+    rows = lm_rows(lm_int8)
+    assert set(rows) >= {"token_step_s", "raw_step_s", "chunk32_per_token_s", "streams256_tokens_per_s"}
+    assert all(v > 0 for v in rows.values())
+    proc = runtime_process(lm_int8)
+    assert proc["torch_imported"] is False and proc["peak_rss_mb"] > 10
+
+
+def test_floor_pieces(lm_int8):
+    config = Session(lm_int8).contract.config
+    assert lm_macs_per_token(config) == 4 * 16 * (12 + 16) + 4 * 12 * (16 + 12) + 12 * config["vocab_size"]
+    assert 0 < weight_bytes_per_step(lm_int8) < lm_int8.stat().st_size
+    assert empty_call_seconds() > 0 and peak_macs_per_second("int8", 64, 64, 64) > 0
+
+
+def test_kws_rows(kws_onnx):
+    rows = kws_rows(kws_onnx, seconds=3)
+    assert set(rows) == {"rtf_10ms", "rtf_100ms", "rtf_1000ms"} and all(v > 0 for v in rows.values())
+
+
+def test_table_renders(lm_int8):
+    result = {"floor": {"step_floor_s": 1e-4, "batch_floor_tokens_per_s": 1e5, "weight_bytes_per_step": 1000,
+                        "read_bandwidth_Bps": 1e10, "dram_bandwidth_Bps": 5e9, "empty_call_s": 5e-6,
+                        "peak_int8_macs": 1e11, "peak_fp32_macs": 1e10, "macs_per_token": 1e6},
+              "lm": lm_rows(lm_int8), "process": {"peak_rss_mb": 50.0, "torch_imported": False, "load_s": 0.01},
+              "files": {"lm_bytes": 1000, "lm_fp32_bytes": 4000}}
+    table = runtime_table(result, {"PyTorch eager": 1e-3}, result["lm"])
+    assert "PyTorch eager" in table and "0.250x fp32" in table
