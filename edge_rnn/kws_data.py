@@ -117,7 +117,7 @@ def random_colouring(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def augment(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Speed (and so pitch and formants), microphone and room colouring, a random level."""
-    audio = random_colouring(change_speed(audio, rng.uniform(0.85, 1.15)), rng)
+    audio = random_colouring(change_speed(audio, rng.uniform(0.8, 1.25)), rng)
     peak = np.max(np.abs(audio)) + 1e-9
     return (audio / peak * 10 ** (rng.uniform(-30, -1) / 20)).astype(np.float32)  # peak in dBFS
 

@@ -66,6 +66,19 @@ class LogMelFrontEnd(nn.Module):
         return (feats - self.mean) / self.std, new_context
 
 
+def mel_warp(feats: torch.Tensor, max_warp: float = 0.1) -> torch.Tensor:
+    """Training only: stretch or squeeze each example's mel axis by up to +-10% (another vocal
+    tract length: formants sit higher or lower), by linear interpolation between channels."""
+    batch, frames, n_mels = feats.shape
+    alpha = 1.0 + (torch.rand(batch, 1, 1, device=feats.device) * 2 - 1) * max_warp
+    pos = (torch.arange(n_mels, device=feats.device, dtype=feats.dtype) / alpha).clamp(0, n_mels - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=n_mels - 1)
+    w = (pos - lo).expand(batch, frames, n_mels)
+    lo, hi = lo.expand(batch, frames, n_mels), hi.expand(batch, frames, n_mels)
+    return feats.gather(2, lo) * (1 - w) + feats.gather(2, hi) * w
+
+
 def spec_augment(feats: torch.Tensor, bands: int = 2, width: int = 4) -> torch.Tensor:
     """Training only: zero `bands` random bands of up to `width` mel channels per example
     (features are normalised, so zero is the average), so no single band decides."""
@@ -100,7 +113,7 @@ class KeywordSpotter(nn.Module):
         """audio (batch, samples), samples a multiple of hop -> logits (batch, frames, labels)."""
         feats, context = self.frontend(audio, state[0])
         if self.training:
-            feats = spec_augment(feats)
+            feats = spec_augment(mel_warp(feats))
         x, rnn_state = self.rnn(feats, state[1:])
         return self.classifier(self.drop(x)), [context] + rnn_state
 
