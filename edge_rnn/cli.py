@@ -104,6 +104,7 @@ def train_kws_cmd(
     cell: str = typer.Option("gru", help="rnn, gru or lstm"),
     hidden: str = typer.Option("64,64", help="hidden size of each layer, comma-separated"),
     n_mels: int = typer.Option(32, min=4, max=128),
+    cepstra: int = typer.Option(0, min=0, max=128, help="> 0: MFCC features with this many coefficients"),
     dropout: float = typer.Option(0.1),
     epochs: int = typer.Option(30, min=1),
     max_minutes: float = typer.Option(0.0, min=0.0, help="stop after this long (0: no limit)"),
@@ -126,7 +127,7 @@ def train_kws_cmd(
     from edge_rnn.kws_data import make_labels, parse_keywords
     from edge_rnn.kws_train import KWSData, train_kws
 
-    config = _config(task="kws", cell=cell, hidden=hidden, dropout=dropout, n_mels=n_mels,
+    config = _config(task="kws", cell=cell, hidden=hidden, dropout=dropout, n_mels=n_mels, n_cepstra=cepstra,
                      labels=make_labels(parse_keywords(keywords)), vocab_size=0)
     opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
                           clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,

@@ -26,6 +26,7 @@ class ModelConfig:
     labels: list[str] = field(default_factory=list)
     sample_rate: int = 8000
     n_mels: int = 32
+    n_cepstra: int = 0  # > 0: a DCT keeps this many cepstral coefficients (MFCC), smoothing away pitch
     win: int = 200  # samples in one analysis window (25 ms at 8 kHz)
     hop: int = 80  # samples between frames (10 ms at 8 kHz)
 
@@ -41,11 +42,18 @@ class ModelConfig:
             raise ValueError("--dropout must be in [0, 1)")
         if self.task == "kws" and (len(self.labels) < 3 or not 0 < self.hop <= self.win):
             raise ValueError("a keyword spotter needs background, unknown and >= 1 keyword, and 0 < hop <= win")
+        if not 0 <= self.n_cepstra <= self.n_mels:
+            raise ValueError("--cepstra must be between 0 (log-mel features) and --n-mels")
         if self.task == "lm" and self.tie_weights and self.hidden[-1] != self.embedding:
             raise ValueError(
                 f"--tie-weights needs the last hidden size ({self.hidden[-1]}) "
                 f"to equal --embedding ({self.embedding})"
             )
+
+    @property
+    def n_features(self) -> int:
+        """Feature channels the keyword spotter's recurrent stack sees per frame."""
+        return self.n_cepstra or self.n_mels
 
     @property
     def state_sizes(self) -> list[tuple[str, int]]:

@@ -136,16 +136,18 @@ def unknown_speech(utts: list[Utterance], rng: np.random.Generator) -> np.ndarra
 
 # --- training clips ----------------------------------------------------------------------
 
-def frame_labels_for(n_frames: int, hop: int, segments: list[tuple[int, int, int]], tail: int = 15) -> np.ndarray:
+def frame_labels_for(n_frames: int, hop: int, segments: list[tuple[int, int, int]], tail: int = 20,
+                     onset: float = 0.75) -> np.ndarray:
     """Per-frame targets. segments: (start sample, end sample, label id).
 
-    A frame is labelled by the sample it ends on: the first half of a word is IGNORE (too early
-    to tell), from half-way to `tail` frames after its end the word's label, elsewhere background.
+    A frame is labelled by the sample it ends on. The first `onset` of a word is IGNORE (too
+    early to tell "six" from "seven"); from there to `tail` frames after its end the frames carry
+    the word's label; elsewhere background. Deciding late costs ~100 ms and buys accuracy.
     """
     labels = np.zeros(n_frames, np.int64)
     ends = (np.arange(n_frames) + 1) * hop
     for start, end, label in segments:
-        half = start + (end - start) // 2
+        half = start + int((end - start) * onset)
         labels[(ends > start) & (ends <= half)] = IGNORE
         labels[(ends > half) & (ends <= end + tail * hop)] = label
     return labels

@@ -29,6 +29,15 @@ def mel_filterbank(n_bins: int, n_mels: int, sample_rate: int) -> torch.Tensor:
     return torch.clamp(torch.minimum(rise, fall), min=0.0)
 
 
+def dct_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """(n_in, n_out) orthonormal DCT-II: log-mel -> the first n_out cepstral coefficients."""
+    n = torch.arange(n_in, dtype=torch.float64)
+    k = torch.arange(n_out, dtype=torch.float64)[None, :]
+    basis = torch.cos(math.pi / n_in * (n[:, None] + 0.5) * k) * math.sqrt(2.0 / n_in)
+    basis[:, 0] /= math.sqrt(2.0)
+    return basis.float()
+
+
 class LogMelFrontEnd(nn.Module):
     """(batch, samples) audio + (batch, win - hop) context -> (batch, frames, n_mels) features.
 
@@ -37,7 +46,7 @@ class LogMelFrontEnd(nn.Module):
     per-feature normalisation measured on training audio.
     """
 
-    def __init__(self, sample_rate: int, win: int, hop: int, n_mels: int):
+    def __init__(self, sample_rate: int, win: int, hop: int, n_mels: int, n_cepstra: int = 0):
         super().__init__()
         self.win, self.hop = win, hop
         n_bins = win // 2 + 1
@@ -48,21 +57,27 @@ class LogMelFrontEnd(nn.Module):
         basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2*bins, win)
         self.register_buffer("basis", basis.float().unsqueeze(1))  # (2*bins, 1, win)
         self.register_buffer("mel", mel_filterbank(n_bins, n_mels, sample_rate))
-        self.register_buffer("mean", torch.zeros(n_mels))
-        self.register_buffer("std", torch.ones(n_mels))
+        n_out = n_cepstra or n_mels
+        self.register_buffer("dct", dct_matrix(n_mels, n_cepstra) if n_cepstra else torch.zeros(0))
+        self.register_buffer("mean", torch.zeros(n_out))
+        self.register_buffer("std", torch.ones(n_out))
         self.n_bins = n_bins
 
     @property
     def context_size(self) -> int:
         return self.win - self.hop
 
-    def forward(self, audio: torch.Tensor, context: torch.Tensor):
+    def forward(self, audio: torch.Tensor, context: torch.Tensor, augment: bool = False):
         x = torch.cat([context, audio], dim=1)  # (batch, win - hop + samples)
         new_context = x[:, x.size(1) - self.context_size :]
         spec = F.conv1d(x.unsqueeze(1), self.basis, stride=self.hop)  # (batch, 2*bins, frames)
         re, im = spec[:, : self.n_bins], spec[:, self.n_bins :]
         power = (re * re + im * im).transpose(1, 2)  # (batch, frames, bins)
-        feats = torch.log(torch.matmul(power, self.mel) + 1e-6)
+        feats = torch.log(torch.matmul(power, self.mel) + 1e-6)  # (batch, frames, mels)
+        if augment:  # training only, before the DCT so that it acts on mel channels
+            feats = spec_augment(mel_warp(feats), fill=feats.mean())
+        if self.dct.numel():
+            feats = torch.matmul(feats, self.dct)  # (batch, frames, cepstra)
         return (feats - self.mean) / self.std, new_context
 
 
@@ -79,9 +94,9 @@ def mel_warp(feats: torch.Tensor, max_warp: float = 0.1) -> torch.Tensor:
     return feats.gather(2, lo) * (1 - w) + feats.gather(2, hi) * w
 
 
-def spec_augment(feats: torch.Tensor, bands: int = 2, width: int = 4) -> torch.Tensor:
-    """Training only: zero `bands` random bands of up to `width` mel channels per example
-    (features are normalised, so zero is the average), so no single band decides."""
+def spec_augment(feats: torch.Tensor, fill: torch.Tensor, bands: int = 2, width: int = 4) -> torch.Tensor:
+    """Training only: set `bands` random bands of up to `width` mel channels per example to
+    `fill` (the average log energy), so that no single band decides."""
     batch, _, n_mels = feats.shape
     channel = torch.arange(n_mels, device=feats.device)
     mask = torch.ones(batch, 1, n_mels, device=feats.device)
@@ -89,7 +104,7 @@ def spec_augment(feats: torch.Tensor, bands: int = 2, width: int = 4) -> torch.T
         start = torch.randint(0, n_mels, (batch, 1, 1), device=feats.device)
         size = torch.randint(0, width + 1, (batch, 1, 1), device=feats.device)
         mask = mask * ~((channel >= start) & (channel < start + size))
-    return feats * mask
+    return feats * mask + fill * (1 - mask)
 
 
 class KeywordSpotter(nn.Module):
@@ -98,8 +113,8 @@ class KeywordSpotter(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels)
-        self.rnn = RecurrentStack(config.cell, config.n_mels, config.hidden, config.dropout)
+        self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels, config.n_cepstra)
+        self.rnn = RecurrentStack(config.cell, config.n_features, config.hidden, config.dropout)
         self.drop = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.hidden[-1], len(config.labels))
 
@@ -111,9 +126,7 @@ class KeywordSpotter(nn.Module):
 
     def forward(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """audio (batch, samples), samples a multiple of hop -> logits (batch, frames, labels)."""
-        feats, context = self.frontend(audio, state[0])
-        if self.training:
-            feats = spec_augment(mel_warp(feats))
+        feats, context = self.frontend(audio, state[0], augment=self.training)
         x, rnn_state = self.rnn(feats, state[1:])
         return self.classifier(self.drop(x)), [context] + rnn_state
 

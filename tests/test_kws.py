@@ -23,13 +23,15 @@ from conftest import FSDD, fsdd_subset, needs_fsdd
 from wavs import write_wav
 
 
-def tiny_config(cell="gru") -> ModelConfig:
-    return ModelConfig(task="kws", cell=cell, hidden=[12, 8], labels=make_labels(["zero", "one"]), n_mels=16)
+def tiny_config(cell="gru", cepstra=0) -> ModelConfig:
+    return ModelConfig(task="kws", cell=cell, hidden=[12, 8], labels=make_labels(["zero", "one"]), n_mels=16,
+                       n_cepstra=cepstra)
 
 
-def test_front_end_is_chunk_invariant():
+@pytest.mark.parametrize("cepstra", [0, 10])
+def test_front_end_is_chunk_invariant(cepstra):
     torch.manual_seed(0)
-    model = TorchSpotter(tiny_config())
+    model = TorchSpotter(tiny_config(cepstra=cepstra))
     audio = torch.rand(2, 80 * 30) - 0.5
     whole, _ = model.frontend(audio, torch.zeros(2, 120))
     ctx, parts = torch.zeros(2, 120), []
@@ -37,7 +39,16 @@ def test_front_end_is_chunk_invariant():
         f, ctx = model.frontend(audio[:, a:b], ctx)
         parts.append(f)
     torch.testing.assert_close(torch.cat(parts, 1), whole, atol=1e-4, rtol=1e-4)
-    assert whole.shape == (2, 30, 16)
+    assert whole.shape == (2, 30, cepstra or 16)
+
+
+def test_mfcc_model_exports_with_parity(tmp_path):
+    from edge_rnn.checkpoint import save_checkpoint
+
+    config = tiny_config(cepstra=10)
+    save_checkpoint(tmp_path / "c.pt", TorchSpotter(config), config)
+    report = export_checkpoint(tmp_path / "c.pt", tmp_path / "c.onnx", "int8")
+    assert report["parity_max_abs_diff"] <= 1e-4
 
 
 def _save_untrained(tmp_path, cell):
