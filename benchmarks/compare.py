@@ -64,6 +64,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", type=Path, required=True, help="language-model checkpoint (best.pt)")
     ap.add_argument("--kws-model", default="fsdd-kws", help="keyword-spotting .onnx or bundled name")
+    ap.add_argument("--valid-text", type=Path, help="also measure each weight format's perplexity on this text")
     ap.add_argument("--write", type=Path, help="write the results into this Markdown file")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -75,9 +76,10 @@ def main() -> int:
     model.load_state_dict(ckpt["model"])
     model.eval()
     with tempfile.TemporaryDirectory() as tmp:
-        fp32, int8 = Path(tmp) / "lm.fp32.onnx", Path(tmp) / "lm.int8.onnx"
-        export_checkpoint(args.checkpoint, fp32, "fp32")
-        export_checkpoint(args.checkpoint, int8, "int8")
+        paths = {p: Path(tmp) / f"lm.{p}.onnx" for p in ("fp32", "int8", "int4")}
+        for precision, path in paths.items():
+            export_checkpoint(args.checkpoint, path, precision)
+        fp32, int8 = paths["fp32"], paths["int8"]
         bar.update(1, "pytorch eager")
         vocab = ckpt["config"].vocab_size
         torch_rows = {"PyTorch eager": torch_step_seconds(model, vocab)}
@@ -91,17 +93,41 @@ def main() -> int:
         result = run_runtime_bench(int8, resolve_model(args.kws_model, "fsdd-kws"),
                                    progress=lambda label: bar.update(1, label))
         result["files"]["lm_fp32_bytes"] = fp32.stat().st_size
+        result["formats"] = {p: format_row(path, args.valid_text) for p, path in paths.items()}
     bar.close()
     result["torch"] = torch_rows
     result["lm_fp32"] = fp32_rows
     if args.json:
         print(json.dumps(result))
-    table = runtime_table(result, torch_rows, fp32_rows)
+    table = runtime_table(result, torch_rows, fp32_rows) + "\n\n" + formats_table(result["formats"])
     if not args.json:
         print(table)
     if args.write:
         write_report(args.write, result, table, " ".join(["python"] + sys.argv))
     return 0
+
+
+def format_row(path: Path, valid_text: Path | None) -> dict:
+    """Speed, size (and perplexity) of one weight format."""
+    rows = lm_rows(path, 1)
+    row = {"bytes": path.stat().st_size, "token_step_s": rows["token_step_s"], "raw_step_s": rows["raw_step_s"],
+           "streams256_tokens_per_s": rows["streams256_tokens_per_s"]}
+    if valid_text is not None:
+        from edge_rnn.runtime.lm import evaluate_text
+        from edge_rnn.runtime.session import Session
+
+        row["perplexity"] = evaluate_text(Session(path), valid_text)["perplexity"]
+    return row
+
+
+def formats_table(formats: dict) -> str:
+    lines = ["| weights | file | token step (top-5) | raw step | 256 streams | perplexity |",
+             "|---|---|---|---|---|---|"]
+    for name, r in formats.items():
+        ppl = f"{r['perplexity']:.2f}" if "perplexity" in r else "-"
+        lines.append(f"| {name} | {r['bytes'] / 1e6:.2f} MB | {r['token_step_s'] * 1e6:.1f} µs | "
+                     f"{r['raw_step_s'] * 1e6:.1f} µs | {r['streams256_tokens_per_s']:,.0f} tokens/s | {ppl} |")
+    return "\n".join(lines)
 
 
 def write_report(path: Path, result: dict, table: str, command: str) -> None:
