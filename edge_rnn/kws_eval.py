@@ -8,6 +8,7 @@ per hour where nobody speaks. Everything runs through the streaming runtime in 1
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -125,7 +126,7 @@ def evaluate_kws(session: Session, folder: Path, speakers: str | None, noise_hou
         **{f"stream_{k}": v for k, v in stream.items()},
         "stream_hours": round(speech_hours, 4),
         "stream_false_accepts_per_hour": stream["false_accepts"] / speech_hours,
-        "detector": {"smooth_frames": base.smooth_frames, "threshold": base.threshold, "refractory_s": base.refractory_s},
+        "detector": dataclasses.asdict(base),
         "precision": c.precision,
     }
     if noise_probs is not None:
@@ -135,7 +136,7 @@ def evaluate_kws(session: Session, folder: Path, speakers: str | None, noise_hou
     # 3. DET curve: the detector replayed at many thresholds over the same probabilities
     curve = []
     for t in DET_THRESHOLDS:
-        cfg = DetectorConfig(base.smooth_frames, t, base.refractory_s)
+        cfg = dataclasses.replace(base, threshold=t)
         s = score_events(events_at(speech_probs, c.labels, frame_s, cfg), truth, keywords)
         fa = s["false_accepts"] + (len(events_at(noise_probs, c.labels, frame_s, cfg)) if noise_probs is not None else 0)
         hours = speech_hours + (noise_hours if noise_probs is not None else 0)

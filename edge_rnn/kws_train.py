@@ -20,7 +20,7 @@ from edge_rnn.progress import Progress
 from edge_rnn.runtime.errors import UserError
 from edge_rnn.train import TrainOptions, fit, log, seed_everything
 
-DEFAULT_DETECTOR = {"smooth_frames": 8, "threshold": 0.6, "refractory_s": 0.8}
+DEFAULT_DETECTOR = {"smooth_frames": 8, "threshold": 0.6, "refractory_s": 0.5, "decision_s": 0.3}
 
 
 @dataclass

@@ -38,7 +38,7 @@ def export_checkpoint(checkpoint: Path, out: Path, precision: str = "fp32",
     if detector:
         if config.task != "kws":
             raise UserError("--detector applies to keyword spotters only")
-        known = {"smooth_frames", "threshold", "refractory_s"}
+        known = {"smooth_frames", "threshold", "refractory_s", "decision_s"}
         if not set(detector) <= known:
             raise UserError(f"--detector keys must be among {sorted(known)}")
         extra["detector"] = {**extra.get("detector", {}), **detector}

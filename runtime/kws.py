@@ -24,6 +24,7 @@ class DetectorConfig:
     smooth_frames: int = 8  # moving average of probabilities over this many frames
     threshold: float | dict = 0.6  # one threshold, or {keyword: threshold}
     refractory_s: float = 0.8  # after an event, stay silent this long
+    decision_s: float = 0.2  # after a first crossing, the best keyword over this long wins
 
     def thresholds(self, keywords: list[str]) -> np.ndarray:
         if isinstance(self.threshold, dict):
@@ -36,8 +37,8 @@ class DetectorConfig:
         merged = {**{k: v for k, v in d.items() if k in cls.__dataclass_fields__},
                   **{k: v for k, v in overrides.items() if v is not None}}
         cfg = cls(**merged)
-        if cfg.smooth_frames < 1 or cfg.refractory_s < 0:
-            raise UserError("smoothing needs >= 1 frame and the refractory period >= 0 s")
+        if cfg.smooth_frames < 1 or cfg.refractory_s < 0 or cfg.decision_s < 0:
+            raise UserError("smoothing needs >= 1 frame, the refractory and decision periods >= 0 s")
         return cfg
 
 
@@ -53,13 +54,16 @@ class Detector:
         self.config = config
         self.thresholds = config.thresholds(self.keywords)
         self.refractory = int(round(config.refractory_s / frame_seconds))
+        self.decision = max(1, int(round(config.decision_s / frame_seconds)))
         self.reset()
 
     def reset(self) -> None:
         n = self.config.smooth_frames
         self.history = np.zeros((n - 1, len(self.keywords) + 2), np.float32)
         self.frame = 0  # index of the next frame
-        self.quiet_until = 0
+        self.quiet_until = 0  # no new decision window opens before this frame
+        self.window_end = -1  # an open decision window ends before this frame (-1: none open)
+        self.best = (-np.inf, 0, 0)  # (margin over threshold, frame, keyword) so far in the window
 
     def smooth(self, probs: np.ndarray) -> np.ndarray:
         """(frames, labels) -> moving averages (frames, labels), each over the same window
@@ -70,22 +74,39 @@ class Detector:
         return windows.mean(axis=-1, dtype=np.float32)
 
     def update(self, probs: np.ndarray) -> list[dict]:
-        """Feed (frames, labels) probabilities; return the events they complete."""
-        smoothed = self.smooth(probs)[:, 2:]
-        margin = smoothed - self.thresholds  # >= 0 where a keyword is over its threshold
-        best = margin.argmax(axis=1)
-        over = np.nonzero(margin[np.arange(len(best)), best] >= 0)[0]
-        events = []
-        for i in over:
-            frame = self.frame + int(i)
-            if frame < self.quiet_until:
-                continue
-            k = int(best[i])
-            events.append({"keyword": self.keywords[k], "time": round((frame + 1) * self.frame_seconds, 3),
-                           "score": round(float(smoothed[i, k]), 4), "frame": frame})
-            self.quiet_until = frame + 1 + self.refractory
-        self.frame += probs.shape[0]
+        """Feed (frames, labels) probabilities; return the events they complete.
+
+        A keyword's smoothed score reaching its threshold opens a decision window; when it
+        closes, the keyword with the largest margin over its threshold inside it is the event
+        (so an early, passing confusion does not win). Frames are handled in order and ties go
+        to the earliest frame, so the events do not depend on how the frames were chunked.
+        """
+        margin = self.smooth(probs)[:, 2:] - self.thresholds  # >= 0: over the threshold
+        events, i, n = [], 0, probs.shape[0]
+        while i < n:
+            if self.window_end < 0:  # look for the next crossing outside the refractory period
+                start = max(i, self.quiet_until - self.frame)
+                over = np.nonzero((margin[start:] >= 0).any(axis=1))[0] if start < n else over_none
+                if not over.size:
+                    break
+                i = start + int(over[0])
+                self.window_end, self.best = self.frame + i + self.decision, (-np.inf, 0, 0)
+            stop = min(n, self.window_end - self.frame)
+            seg = margin[i:stop]
+            f, k = np.unravel_index(int(seg.argmax()), seg.shape)
+            if seg[f, k] > self.best[0]:
+                self.best = (float(seg[f, k]), self.frame + i + int(f), int(k))
+            i = stop
+            if self.frame + i == self.window_end:  # the window closes: one event
+                score, frame, k = self.best
+                events.append({"keyword": self.keywords[k], "time": round((frame + 1) * self.frame_seconds, 3),
+                               "score": round(score + float(self.thresholds[k]), 4), "frame": frame})
+                self.quiet_until, self.window_end = self.window_end + self.refractory, -1
+        self.frame += n
         return events
+
+
+over_none = np.zeros(0, np.int64)
 
 
 class KeywordSpotter:

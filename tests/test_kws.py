@@ -84,17 +84,31 @@ def test_export_parity_and_int8_each_cell(cell, tmp_path):
 
 def test_detector_smoothing_threshold_refractory():
     labels = make_labels(["zero", "one"])
-    det = Detector(labels, 0.01, DetectorConfig(smooth_frames=2, threshold=0.5, refractory_s=0.05))
+    first_crossing = dict(smooth_frames=2, threshold=0.5, refractory_s=0.05, decision_s=0.01)
+    det = Detector(labels, 0.01, DetectorConfig(**first_crossing))
     probs = np.zeros((20, 4), np.float32)
     probs[:, 0] = 1.0
     probs[3:6] = [0, 0, 1.0, 0]  # "zero" for 3 frames
     probs[12:14] = [0, 0, 0, 1.0]  # "one" for 2 frames
     events = det.update(probs[:8]) + det.update(probs[8:])
     assert [(e["keyword"], e["frame"]) for e in events] == [("zero", 3), ("one", 12)]
-    assert events[0]["time"] == 0.04
-    det2 = Detector(labels, 0.01, DetectorConfig(smooth_frames=2, threshold={"zero": 0.9, "one": 0.5}, refractory_s=0))
+    assert events[0]["time"] == 0.04 and events[0]["score"] == 0.5
+    per_keyword = dict(first_crossing, threshold={"zero": 0.9, "one": 0.5}, refractory_s=0)
     # smoothed "zero" reaches 0.9 only a frame later; with no refractory period every frame over fires
-    assert [e["frame"] for e in det2.update(probs)] == [4, 5, 12, 13, 14]
+    assert [e["frame"] for e in Detector(labels, 0.01, DetectorConfig(**per_keyword)).update(probs)] == [4, 5, 12, 13, 14]
+
+
+def test_decision_window_picks_the_best_keyword():
+    labels = make_labels(["six", "seven"])
+    probs = np.zeros((60, 4), np.float32)
+    probs[:, 0] = 1.0
+    probs[10:14] = [0, 0, 0.3, 0.7]  # a passing "seven" crosses first ...
+    probs[14:30] = [0, 0, 0.95, 0.05]  # ... but the word is "six"
+    config = DetectorConfig(smooth_frames=1, threshold=0.6, refractory_s=0.3, decision_s=0.1)
+    whole = Detector(labels, 0.01, config).update(probs)
+    assert [(e["keyword"], e["frame"]) for e in whole] == [("six", 14)]
+    pieces = Detector(labels, 0.01, config)
+    assert [e for cut in np.array_split(probs, 7) for e in pieces.update(cut)] == whole
 
 
 @needs_fsdd
