@@ -87,6 +87,24 @@ def background(n: int, rng: np.random.Generator) -> np.ndarray:
     return coloured_noise(n, kind, rng)
 
 
+def background_track(n: int, level: float, rng: np.random.Generator) -> np.ndarray:
+    """Background that changes: 1-3 stretches of different noise at levels around `level`, joined
+    abruptly, and sometimes a short burst (a knock, a rustle). None of it is speech, so a
+    detector must not fire on a change of noise alone."""
+    cuts = np.sort(rng.integers(0, n, int(rng.choice([0, 1, 2], p=[0.5, 0.3, 0.2]))))
+    bounds = [0, *cuts.tolist(), n]
+    out = np.zeros(n, np.float32)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b > a:
+            out[a:b] = background(b - a, rng) * level * 10 ** (rng.uniform(-20, 20) / 20)
+    if rng.random() < 0.3:
+        size = int(rng.uniform(0.02, 0.3) * 8000)
+        at = int(rng.integers(0, max(1, n - size)))
+        burst = coloured_noise(size, str(rng.choice(["white", "pink", "brown"])), rng)
+        out[at : at + size] += burst[: n - at] * np.hanning(size)[: n - at] * level * 10 ** (rng.uniform(0, 25) / 20)
+    return out
+
+
 # --- augmentation ------------------------------------------------------------------------
 
 def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
@@ -178,11 +196,10 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
         speech[pos : pos + utt.size] += utt
         segments.append((pos, pos + utt.size, label))
         pos += utt.size + int(rng.integers(int(0.3 * 8000), int(1.2 * 8000)))
-    noise = background(samples, rng)
     if segments:
         active = np.concatenate([speech[a:b] for a, b, _ in segments])
         level = np.sqrt(np.mean(active ** 2)) / 10 ** (rng.uniform(5, 40) / 20)  # SNR 5-40 dB
     else:
         level = 10 ** (rng.uniform(-75, -20) / 20)
-    audio = np.clip(speech + level * noise, -1.0, 1.0)
+    audio = np.clip(speech + background_track(samples, level, rng), -1.0, 1.0)
     return audio.astype(np.float32), frame_labels_for(samples // hop, hop, segments)
