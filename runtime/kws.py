@@ -134,9 +134,11 @@ class KeywordSpotter:
         chunk = np.asarray(chunk)
         if chunk.dtype == np.int16:
             chunk = chunk.astype(np.float32) / 32768.0
-        audio = np.concatenate([self._pending, chunk.astype(np.float32, copy=False).ravel()])
+        chunk = chunk.astype(np.float32, copy=False).ravel()
+        # the usual case (no remainder waiting) needs no copy
+        audio = np.concatenate([self._pending, chunk]) if self._pending.size else chunk
         usable = audio.size - audio.size % self.hop
-        self._pending = audio[usable:]
+        self._pending = audio[usable:].copy()  # never a view into the caller's buffer
         if usable == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         return self.stream.step(audio[None, :usable])[0]
