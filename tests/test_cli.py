@@ -109,3 +109,38 @@ def test_missing_torch_says_install_extra(tmp_path):
             "sys.exit(main(['train', 'lm', '--data', 'x', '--out', 'y']))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert "pip install 'edge-rnn[train]'" in one_error_line(r)
+
+
+def test_interactive_prompt_on_a_terminal(lm_onnx):
+    """On a real (pseudo) terminal, predictions follow each word as it is typed."""
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI with its stdin on the terminal
+        os.execv(sys.executable, EXE + ["stream", "--model", str(lm_onnx), "--top-k", "2"])
+    seen = b""
+
+    def read_until(marker: bytes, count: int, seconds: float = 30.0) -> None:
+        nonlocal seen
+        end = time.monotonic() + seconds
+        while seen.count(marker) < count and time.monotonic() < end:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+
+    try:
+        read_until(b"next:", 1)
+        os.write(fd, b"the cat ")
+        read_until(b"next:", 3)
+        os.write(fd, b"\x04")  # Ctrl-D quits
+        read_until(b"\n", seen.count(b"\n") + 1, 5.0)
+    finally:
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    text = seen.decode("utf-8", "replace")
+    assert "> the cat" in text and text.count("next:") >= 3  # start, after "the", after "cat"
+    assert os.waitstatus_to_exitcode(status) == 0
