@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
 from edge_rnn import cli_run
+from edge_rnn.cli_run import JsonOut, Quiet
 from edge_rnn.runtime.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -20,6 +21,13 @@ train_app = typer.Typer(no_args_is_help=True, help="Train a model (needs edge-rn
 app.add_typer(train_app, name="train")
 
 TRAIN_EXTRA = "this command needs PyTorch: pip install 'edge-rnn[train]'"
+
+# Options every training command takes, declared once.
+MaxMinutes = Annotated[float, typer.Option(min=0.0, help="stop after this long (0: no limit)")]
+Seed = Annotated[int, typer.Option(help="random seed")]
+Threads = Annotated[int, typer.Option(min=0, help="torch threads (0: all cores)")]
+Resume = Annotated[bool, typer.Option(help="continue from OUT/last.pt")]
+
 
 
 def _need_torch() -> None:
@@ -67,18 +75,18 @@ def train_lm_cmd(
     dropout: float = typer.Option(0.25),
     tie_weights: bool = typer.Option(False, help="share embedding and output weights"),
     epochs: int = typer.Option(20, min=1),
-    max_minutes: float = typer.Option(0.0, min=0.0, help="stop after this long (0: no limit)"),
+    max_minutes: MaxMinutes = 0.0,
     batch_size: int = typer.Option(20, min=1),
     bptt: int = typer.Option(35, min=1, help="truncated backpropagation length"),
     optimizer: str = typer.Option("sgd", help="sgd or adam"),
     lr: float = typer.Option(20.0),
     clip: float = typer.Option(0.25, help="gradient-norm clipping (0: off)"),
     patience: int = typer.Option(3, min=1, help="epochs without improvement before stopping"),
-    seed: int = typer.Option(1111),
-    threads: int = typer.Option(0, min=0, help="torch threads (0: all cores)"),
-    resume: bool = typer.Option(False, help="continue from OUT/last.pt"),
-    quiet: bool = typer.Option(False, help="no progress output"),
-    json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    seed: Seed = 1111,
+    threads: Threads = 0,
+    resume: Resume = False,
+    quiet: Quiet = False,
+    json_out: JsonOut = False,
 ):
     """Train a word-level language model."""
     _need_torch()
@@ -107,7 +115,7 @@ def train_kws_cmd(
     cepstra: int = typer.Option(0, min=0, max=128, help="> 0: MFCC features with this many coefficients"),
     dropout: float = typer.Option(0.1),
     epochs: int = typer.Option(30, min=1),
-    max_minutes: float = typer.Option(0.0, min=0.0, help="stop after this long (0: no limit)"),
+    max_minutes: MaxMinutes = 0.0,
     clips_per_epoch: int = typer.Option(2000, min=1, help="synthetic training clips per epoch"),
     clip_seconds: float = typer.Option(4.0, min=0.5, max=60.0),
     batch_size: int = typer.Option(32, min=1),
@@ -116,11 +124,11 @@ def train_kws_cmd(
     clip: float = typer.Option(1.0, help="gradient-norm clipping (0: off)"),
     patience: int = typer.Option(4, min=1),
     schedule: str = typer.Option("cosine", help="cosine (lr to 0 over --epochs) or plateau (cut on no improvement)"),
-    seed: int = typer.Option(1111),
-    threads: int = typer.Option(0, min=0, help="torch threads (0: all cores)"),
-    resume: bool = typer.Option(False, help="continue from OUT/last.pt"),
-    quiet: bool = typer.Option(False, help="no progress output"),
-    json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    seed: Seed = 1111,
+    threads: Threads = 0,
+    resume: Resume = False,
+    quiet: Quiet = False,
+    json_out: JsonOut = False,
 ):
     """Train a keyword spotter on raw audio (8 kHz, log-mel front end inside the model)."""
     _need_torch()
@@ -144,7 +152,7 @@ def export_cmd(
     quantize: Optional[str] = typer.Option(None, help="int8 (int8 weights) or int4 (4-bit MatMul weights, int8 elsewhere)"),
     valid_text: Optional[Path] = typer.Option(None, help="language model: report perplexity on this text"),
     detector: Optional[str] = typer.Option(None, help='keyword spotter: JSON detector defaults, e.g. {"threshold": 0.7}'),
-    json_out: bool = typer.Option(False, "--json", help="print the report as JSON"),
+    json_out: JsonOut = False,
 ):
     """Export a checkpoint to ONNX with explicit states and metadata, checked for parity."""
     _need_torch()

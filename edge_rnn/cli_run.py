@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
 from edge_rnn.bundled import resolve_model
 from edge_rnn.progress import Progress
 from edge_rnn.runtime.errors import UserError
+
+JsonOut = Annotated[bool, typer.Option("--json", help="machine-readable output (JSON)")]
+Quiet = Annotated[bool, typer.Option(help="no progress output")]
 
 
 def emit(result: dict, as_json: bool) -> None:
@@ -25,7 +28,7 @@ def emit(result: dict, as_json: bool) -> None:
 
 def inspect_cmd(
     model: str = typer.Argument(..., help="an .onnx path or a bundled model name"),
-    json_out: bool = typer.Option(False, "--json", help="print the contract as JSON"),
+    json_out: JsonOut = False,
 ):
     """Print a model's contract: inputs, outputs, states and metadata."""
     from edge_rnn.runtime.inspect import describe
@@ -54,7 +57,7 @@ def stream_cmd(
     chunk_ms: float = typer.Option(100.0, help="keyword spotting: audio per call, in ms"),
     threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="keyword spotting: override the model's threshold"),
     threads: int = typer.Option(1, min=1, help="onnxruntime intra-op threads"),
-    json_out: bool = typer.Option(False, "--json", help="one JSON object per line"),
+    json_out: JsonOut = False,
 ):
     """Stream text through a language model, or audio through a keyword spotter."""
     from edge_rnn.runtime.session import Session
@@ -84,8 +87,8 @@ def eval_cmd(
     plot: Optional[Path] = typer.Option(None, help="keyword spotting: write a DET curve PNG"),
     speakers: Optional[str] = typer.Option(None, help="keyword spotting: only these speakers (comma-separated)"),
     noise_hours: float = typer.Option(1.0, min=0.0, help="keyword spotting: hours of noise-only stream"),
-    quiet: bool = typer.Option(False, help="no progress output"),
-    json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    quiet: Quiet = False,
+    json_out: JsonOut = False,
 ):
     """Measure a model through the streaming runtime: perplexity (LM) or detection (KWS)."""
     from edge_rnn.runtime.session import Session
@@ -117,8 +120,8 @@ def eval_cmd(
 def bench_cmd(
     model: Optional[str] = typer.Option(None, help="language model (default: bundled ptb-lm)"),
     kws_model: Optional[str] = typer.Option(None, help="keyword spotter (default: bundled fsdd-kws)"),
-    quiet: bool = typer.Option(False, help="no progress output"),
-    json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    quiet: Quiet = False,
+    json_out: JsonOut = False,
 ):
     """Measure the runtime on this machine: step, chunk, batched streams, KWS real-time factor,
     memory and the hardware floor. For PyTorch side by side: python benchmarks/compare.py."""
