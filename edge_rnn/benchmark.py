@@ -98,9 +98,10 @@ def peak_macs_per_second(kind: str, m: int = 256, k: int = 1024, n: int = 2048) 
 def weight_bytes_per_step(path: Path) -> int:
     """Bytes of weights one token step reads: every initializer, but of an embedding table
     (a Gather's data) only one row."""
+    onnx = _onnx()
     from onnx import numpy_helper
 
-    model = _onnx().load(str(path))
+    model = onnx.load(str(path))
     gathered = {n.input[0] for n in model.graph.node if n.op_type == "Gather"}
     total = 0
     for t in model.graph.initializer:
@@ -235,6 +236,7 @@ def floor_rows(lm_path: Path) -> dict:
 def run_runtime_bench(lm_path: Path, kws_path: Path | None, progress=None) -> dict:
     """Everything the runtime alone can measure, in one run."""
     tick = progress or (lambda label: None)
+    _onnx()  # fail at once, not after minutes of measuring
     result = {"machine": machine()}
     tick("floor")
     result["floor"] = floor_rows(lm_path)

@@ -113,6 +113,10 @@ def eval_cmd(
             raise UserError(f"{session.path} is a keyword spotter: evaluate it on --data DIR of WAVs{hint}")
         from edge_rnn.kws_eval import evaluate_kws
 
+        if plot is not None:
+            from edge_rnn.plots import check_plot
+
+            check_plot(plot)
         result = evaluate_kws(session, data, speakers, noise_hours, plot, quiet)
         emit({"model": str(session.path), **result}, json_out)
 

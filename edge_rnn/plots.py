@@ -8,8 +8,8 @@ from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.fileio import atomic_path
 
 
-def plot_det(curve: list[dict], path: Path, title: str = "") -> None:
-    """False-reject rate against false accepts per hour, one point per threshold."""
+def check_plot(path: Path):
+    """Refuse a bad --plot before any work is done; return pyplot."""
     if path.suffix.lower() != ".png":
         raise UserError(f"--plot must name a .png file, got {path}")
     try:
@@ -19,6 +19,12 @@ def plot_det(curve: list[dict], path: Path, title: str = "") -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise UserError("--plot needs matplotlib: pip install 'edge-rnn[plot]'") from None
+    return plt
+
+
+def plot_det(curve: list[dict], path: Path, title: str = "") -> None:
+    """False-reject rate against false accepts per hour, one point per threshold."""
+    plt = check_plot(path)
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
     x = [max(p["false_accepts_per_hour"], 1e-2) for p in curve]
     y = [p["false_reject_rate"] * 100 for p in curve]
