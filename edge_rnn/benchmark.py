@@ -46,28 +46,11 @@ def read_bandwidth(nbytes: int, repeats: int = 50) -> float:
     return buf.nbytes / seconds
 
 
-def _onnx():
-    try:
-        import onnx
-    except ImportError:
-        from edge_rnn.runtime.errors import UserError
-
-        raise UserError("benchmarks need the onnx package: pip install onnx") from None
-    return onnx
-
-
 def _graph_session(nodes, inputs, outputs, inits=()) -> ort.InferenceSession:
-    """A one-node-or-few graph built on the spot, for measuring the machine."""
-    onnx = _onnx()
-    from onnx import helper, numpy_helper
+    """A one-node graph built on the spot, for measuring the machine."""
+    from edge_rnn.tiny_onnx import model_bytes
 
-    info = lambda name, dtype, shape: helper.make_tensor_value_info(
-        name, helper.np_dtype_to_tensor_dtype(np.dtype(dtype)), shape)
-    graph = helper.make_graph([helper.make_node(op, i, o) for op, i, o in nodes], "bench",
-                              [info(*x) for x in inputs], [info(*x) for x in outputs],
-                              [numpy_helper.from_array(a, name) for name, a in inits])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    return ort.InferenceSession(model.SerializeToString(), session_options(1),
+    return ort.InferenceSession(model_bytes(nodes, inputs, outputs, inits), session_options(1),
                                 providers=["CPUExecutionProvider"])
 
 
@@ -98,16 +81,11 @@ def peak_macs_per_second(kind: str, m: int = 256, k: int = 1024, n: int = 2048) 
 def weight_bytes_per_step(path: Path) -> int:
     """Bytes of weights one token step reads: every initializer, but of an embedding table
     (a Gather's data) only one row."""
-    onnx = _onnx()
-    from onnx import numpy_helper
+    from edge_rnn.runtime.model_file import initializers
 
-    model = onnx.load(str(path))
-    gathered = {n.input[0] for n in model.graph.node if n.op_type == "Gather"}
-    total = 0
-    for t in model.graph.initializer:
-        nbytes = numpy_helper.to_array(t).nbytes
-        total += nbytes // max(t.dims[0], 1) if t.name in gathered and t.dims else nbytes
-    return total
+    tensors, gathered = initializers(path.read_bytes())
+    return sum(nbytes // max(dims[0], 1) if name in gathered and dims else nbytes
+               for name, (nbytes, dims) in tensors.items())
 
 
 def lm_macs_per_token(config: dict) -> int:
@@ -236,7 +214,6 @@ def floor_rows(lm_path: Path) -> dict:
 def run_runtime_bench(lm_path: Path, kws_path: Path | None, progress=None) -> dict:
     """Everything the runtime alone can measure, in one run."""
     tick = progress or (lambda label: None)
-    _onnx()  # fail at once, not after minutes of measuring
     result = {"machine": machine()}
     tick("floor")
     result["floor"] = floor_rows(lm_path)

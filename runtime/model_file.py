@@ -83,6 +83,53 @@ def _graph_locations(graph: memoryview):
                             yield from _graph_locations(av)
 
 
+def _tensor_size(tensor: memoryview) -> tuple[str, int, list[int]]:
+    """(name, bytes of data, dims) of a TensorProto (raw_data or packed typed data)."""
+    name, nbytes, dims, pos = "", 0, [], 0
+    while pos < len(tensor):
+        key, pos = _varint(tensor, pos)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(tensor, pos)
+            if field == 1:
+                dims.append(value)
+            continue
+        if wire != 2:
+            pos += 8 if wire == 1 else 4
+            continue
+        size, pos = _varint(tensor, pos)
+        body = tensor[pos : pos + size]
+        pos += size
+        if field == 8:
+            name = bytes(body).decode("utf-8", "replace")
+        elif field == 1:  # packed dims
+            p = 0
+            while p < len(body):
+                value, p = _varint(body, p)
+                dims.append(value)
+        elif field in (9, 4, 5, 7, 10, 11):  # raw_data, float/int32/int64/double/uint64 data
+            nbytes += size
+    return name, nbytes, dims
+
+
+def initializers(data: bytes) -> tuple[dict[str, tuple[int, list[int]]], set[str]]:
+    """({name: (bytes, dims)} of the main graph's initializers, names read by a Gather as data)."""
+    tensors, gathered = {}, set()
+    for field, graph in _fields(memoryview(data)):
+        if field != _MODEL_GRAPH:
+            continue
+        for gfield, value in _fields(graph):
+            if gfield == _GRAPH_INITIALIZER:
+                name, nbytes, dims = _tensor_size(value)
+                tensors[name] = (nbytes, dims)
+            elif gfield == _GRAPH_NODE:
+                parts = dict((f, bytes(v)) for f, v in _fields(value) if f == 4)
+                if parts.get(4) == b"Gather":
+                    first = next((bytes(v) for f, v in _fields(value) if f == 1), b"")
+                    gathered.add(first.decode("utf-8", "replace"))
+    return tensors, gathered
+
+
 def external_data_locations(data: bytes) -> list[str]:
     """Every external-data location named in a serialized ModelProto."""
     buf = memoryview(data)

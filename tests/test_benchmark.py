@@ -23,6 +23,29 @@ def test_floor_pieces(lm_int8):
     assert empty_call_seconds() > 0 and peak_macs_per_second("int8", 64, 64, 64) > 0
 
 
+def test_weight_bytes_agree_with_onnx(lm_int8):
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(lm_int8))
+    gathered = {n.input[0] for n in model.graph.node if n.op_type == "Gather"}
+    expected = 0
+    for t in model.graph.initializer:
+        nbytes = numpy_helper.to_array(t).nbytes
+        expected += nbytes // t.dims[0] if t.name in gathered else nbytes
+    assert abs(weight_bytes_per_step(lm_int8) - expected) <= 16  # scalars may be stored as varints
+
+
+def test_benchmark_needs_no_onnx_package():
+    code = ("import sys; sys.modules['onnx'] = None; from edge_rnn.benchmark import empty_call_seconds, "
+            "peak_macs_per_second; print(empty_call_seconds() > 0 and peak_macs_per_second('int8', 32, 32, 32) > 0)")
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "True", out.stderr
+
+
 def test_kws_rows(kws_onnx):
     rows = kws_rows(kws_onnx, seconds=3)
     assert set(rows) == {"rtf_10ms", "rtf_100ms", "rtf_1000ms"} and all(v > 0 for v in rows.values())
