@@ -35,14 +35,16 @@ def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(buf: memoryview):
-    """Yield (field number, bytes) for length-delimited fields; skip the other wire types."""
+def _all_fields(buf: memoryview):
+    """Yield (field number, value): an int for varints, bytes (a memoryview) for
+    length-delimited fields; fixed-width fields are skipped."""
     pos = 0
     while pos < len(buf):
         key, pos = _varint(buf, pos)
         field, wire = key >> 3, key & 7
         if wire == 0:
-            _, pos = _varint(buf, pos)
+            value, pos = _varint(buf, pos)
+            yield field, value
         elif wire == 1:
             pos += 8
         elif wire == 5:
@@ -55,6 +57,11 @@ def _fields(buf: memoryview):
             pos += size
         else:
             raise ValueError(f"unsupported wire type {wire}")
+
+
+def _fields(buf: memoryview):
+    """Yield (field number, bytes) for the length-delimited fields only."""
+    return ((f, v) for f, v in _all_fields(buf) if not isinstance(v, int))
 
 
 def _tensor_locations(tensor: memoryview):
@@ -85,31 +92,23 @@ def _graph_locations(graph: memoryview):
 
 def _tensor_size(tensor: memoryview) -> tuple[str, int, list[int]]:
     """(name, bytes of data, dims) of a TensorProto (raw_data or packed typed data)."""
-    name, nbytes, dims, pos = "", 0, [], 0
-    while pos < len(tensor):
-        key, pos = _varint(tensor, pos)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(tensor, pos)
-            if field == 1:
-                dims.append(value)
-            continue
-        if wire != 2:
-            pos += 8 if wire == 1 else 4
-            continue
-        size, pos = _varint(tensor, pos)
-        body = tensor[pos : pos + size]
-        pos += size
-        if field == 8:
-            name = bytes(body).decode("utf-8", "replace")
-        elif field == 1:  # packed dims
-            p = 0
-            while p < len(body):
-                value, p = _varint(body, p)
-                dims.append(value)
-        elif field in (9, 4, 5, 7, 10, 11):  # raw_data, float/int32/int64/double/uint64 data
-            nbytes += size
+    name, nbytes, dims = "", 0, []
+    for field, value in _all_fields(tensor):
+        if field == 1:  # dims: one varint, or packed varints
+            dims += [value] if isinstance(value, int) else _packed_varints(value)
+        elif field == 8 and not isinstance(value, int):
+            name = bytes(value).decode("utf-8", "replace")
+        elif field in (4, 5, 7, 9, 10, 11) and not isinstance(value, int):  # raw_data and typed data
+            nbytes += len(value)
     return name, nbytes, dims
+
+
+def _packed_varints(packed: memoryview) -> list[int]:
+    values, pos = [], 0
+    while pos < len(packed):
+        value, pos = _varint(packed, pos)
+        values.append(value)
+    return values
 
 
 def initializers(data: bytes) -> tuple[dict[str, tuple[int, list[int]]], set[str]]:
