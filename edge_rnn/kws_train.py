@@ -27,7 +27,7 @@ DEFAULT_DETECTOR = {"smooth_frames": 8, "threshold": 0.6, "refractory_s": 0.5, "
 class KWSData:
     folder: Path
     keywords: list[str]
-    valid_speaker: str = "jackson"
+    valid_speaker: str = "nicolas"
     clips_per_epoch: int = 2000
     clip_seconds: float = 4.0
     batch_size: int = 32
