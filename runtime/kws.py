@@ -19,6 +19,9 @@ from .session import Session
 from .stream import Stream
 
 
+_NO_FRAMES = np.zeros(0, np.int64)
+
+
 @dataclass
 class DetectorConfig:
     smooth_frames: int = 8  # moving average of probabilities over this many frames
@@ -68,6 +71,8 @@ class Detector:
     def smooth(self, probs: np.ndarray) -> np.ndarray:
         """(frames, labels) -> moving averages (frames, labels), each over the same window
         whatever the chunking (the window is summed in one order, so results are identical)."""
+        if probs.shape[0] == 0:
+            return probs
         buf = np.concatenate([self.history, probs])
         self.history = buf[buf.shape[0] - self.history.shape[0]:]
         windows = sliding_window_view(buf, self.config.smooth_frames, axis=0)  # (frames, labels, n)
@@ -86,7 +91,7 @@ class Detector:
         while i < n:
             if self.window_end < 0:  # look for the next crossing outside the refractory period
                 start = max(i, self.quiet_until - self.frame)
-                over = np.nonzero((margin[start:] >= 0).any(axis=1))[0] if start < n else over_none
+                over = np.nonzero((margin[start:] >= 0).any(axis=1))[0] if start < n else _NO_FRAMES
                 if not over.size:
                     break
                 i = start + int(over[0])
@@ -104,9 +109,6 @@ class Detector:
                 self.quiet_until, self.window_end = self.window_end + self.refractory, -1
         self.frame += n
         return events
-
-
-over_none = np.zeros(0, np.int64)
 
 
 class KeywordSpotter:
