@@ -14,7 +14,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from edge_rnn.benchmark import lm_rows, median_seconds, run_runtime_bench

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_rnn.kws_data import DIGITS, background, load_utterances, word_of
+from edge_rnn.kws_data import DIGITS, background, load_utterances
 from edge_rnn.progress import Progress
-from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.kws import Detector, DetectorConfig, KeywordSpotter
 from edge_rnn.runtime.session import Session
 

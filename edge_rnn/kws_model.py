@@ -121,9 +121,6 @@ class KeywordSpotter(nn.Module):
     def init_state(self, batch: int, device=None) -> list[torch.Tensor]:
         return [torch.zeros(batch, self.frontend.context_size, device=device)] + self.rnn.init_state(batch, device)
 
-    def features(self, audio: torch.Tensor, context: torch.Tensor):
-        return self.frontend(audio, context)
-
     def forward(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """audio (batch, samples), samples a multiple of hop -> logits (batch, frames, labels)."""
         feats, context = self.frontend(audio, state[0], augment=self.training)

@@ -13,7 +13,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -146,9 +146,3 @@ def _fmt(v: Any) -> str:
 def log(opts: TrainOptions, message: str) -> None:
     if not opts.quiet:
         print(message, file=sys.stderr, flush=True)
-
-
-def options_dict(opts: TrainOptions) -> dict:
-    d = asdict(opts)
-    d["out"] = str(d["out"])
-    return d

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import onnx
 import pytest
-import torch
 
 from edge_rnn.checkpoint import load_checkpoint
 from edge_rnn.export.parity import ParityError, check_parity

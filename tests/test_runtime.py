@@ -14,7 +14,6 @@ import pytest
 from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.lm import NextWordPredictor, evaluate_text
 from edge_rnn.runtime.session import Session
-from edge_rnn.runtime.stream import Stream
 
 
 def test_runtime_import_does_not_import_torch():
