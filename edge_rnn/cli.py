@@ -119,6 +119,8 @@ def train_kws_cmd(
     clips_per_epoch: int = typer.Option(2000, min=1, help="synthetic training clips per epoch"),
     clip_seconds: float = typer.Option(4.0, min=0.5, max=60.0),
     batch_size: int = typer.Option(32, min=1),
+    synthetic_voices: int = typer.Option(0, min=0, help="mix in words from this many espeak-ng voices (needs espeak-ng)"),
+    synthetic_share: float = typer.Option(0.3, min=0.0, max=1.0, help="share of training words that are synthetic"),
     optimizer: str = typer.Option("adam", help="sgd or adam"),
     lr: float = typer.Option(3e-3),
     clip: float = typer.Option(1.0, help="gradient-norm clipping (0: off)"),
@@ -140,7 +142,8 @@ def train_kws_cmd(
     opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
                           clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
                           decay_after=2, schedule=schedule)
-    kws_data = KWSData(data, config.labels[2:], valid_speaker, clips_per_epoch, clip_seconds, batch_size)
+    kws_data = KWSData(data, config.labels[2:], valid_speaker, clips_per_epoch, clip_seconds, batch_size,
+                       synthetic_voices, synthetic_share)
     best = train_kws(config, kws_data, opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
 

@@ -171,25 +171,44 @@ def frame_labels_for(n_frames: int, hop: int, segments: list[tuple[int, int, int
     return labels
 
 
+def _pick(words: dict[str, list[Utterance]], names: list[str], rng: np.random.Generator) -> np.ndarray:
+    group = words[names[rng.integers(len(names))]]
+    return group[rng.integers(len(group))].audio
+
+
+def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
+                rng: np.random.Generator, synthetic: dict[str, list[Utterance]] | None = None,
+                synthetic_share: float = 0.0) -> tuple[np.ndarray, int]:
+    """One spoken word for a training clip and its label: a keyword 70% of the time, else unknown.
+
+    `synthetic` (word -> synthesised utterances) stands in for the recordings `synthetic_share`
+    of the time; its words that are no keyword then serve as unknown speech.
+    """
+    synthetic = synthetic or {}
+    use_synthetic = rng.random() < synthetic_share
+    if rng.random() < 0.7:
+        word = list(keyword_ids)[rng.integers(len(keyword_ids))]
+        source = synthetic if use_synthetic and word in synthetic else words
+        return _pick(source, [word], rng), keyword_ids[word]
+    others = [w for w in words if w not in keyword_ids]
+    fillers = [w for w in synthetic if w not in keyword_ids]
+    if use_synthetic and fillers:
+        return _pick(synthetic, fillers, rng), 1
+    if others and rng.random() < 0.5:  # a whole word that is no keyword
+        return _pick(words, others, rng), 1
+    return unknown_speech(pool, rng), 1
+
+
 def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
-              samples: int, hop: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+              samples: int, hop: int, rng: np.random.Generator,
+              synthetic: dict[str, list[Utterance]] | None = None,
+              synthetic_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """A clip of `samples` audio with 0-3 words in noise, and its per-frame labels."""
     speech = np.zeros(samples, np.float32)
     segments = []
     pos = int(rng.integers(0, samples // 4))
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.1, 0.4, 0.35, 0.15]))):
-        if rng.random() < 0.7:
-            word = list(keyword_ids)[rng.integers(len(keyword_ids))]
-            utt = words[word][rng.integers(len(words[word]))].audio
-            label = keyword_ids[word]
-        else:
-            others = [w for w in words if w not in keyword_ids]
-            if others and rng.random() < 0.5:  # a whole word that is no keyword
-                other = words[others[rng.integers(len(others))]]
-                utt = other[rng.integers(len(other))].audio
-            else:
-                utt = unknown_speech(pool, rng)
-            label = 1
+        utt, label = choose_word(words, keyword_ids, pool, rng, synthetic, synthetic_share)
         utt = augment(utt, rng)
         if pos + utt.size > samples:
             break

@@ -31,6 +31,8 @@ class KWSData:
     clips_per_epoch: int = 2000
     clip_seconds: float = 4.0
     batch_size: int = 32
+    synthetic_voices: int = 0  # espeak-ng speakers mixed into training (0: recordings only)
+    synthetic_share: float = 0.3  # share of the words in training clips that are synthetic
 
 
 def split_speakers(utts: list[Utterance], valid_speaker: str):
@@ -51,12 +53,13 @@ def by_word(utts: list[Utterance]) -> dict[str, list[Utterance]]:
     return words
 
 
-def make_batch(utts, keyword_ids, count, samples, hop, rng):
+def make_batch(utts, keyword_ids, count, samples, hop, rng, synthetic=None, synthetic_share=0.0):
     words = by_word(utts)
     missing = [k for k in keyword_ids if k not in words]
     if missing:
         raise UserError(f"no recordings of keyword(s) {', '.join(missing)}")
-    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng) for _ in range(count)]
+    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng, synthetic, synthetic_share)
+             for _ in range(count)]
     return torch.from_numpy(np.stack([c[0] for c in clips])), torch.from_numpy(np.stack([c[1] for c in clips]))
 
 
@@ -91,6 +94,15 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
     samples = int(data.clip_seconds * config.sample_rate) // config.hop * config.hop
     log(opts, f"{len(train_utts)} training and {len(valid_utts)} validation recordings "
         f"(held-out speaker {data.valid_speaker}); labels {config.labels}")
+    synthetic = None
+    if data.synthetic_voices > 0:
+        from edge_rnn.tts import FILLERS, synthetic_voices
+
+        spoken = sorted(by_word(train_utts)) + [w for w in FILLERS if w not in keyword_ids]
+        voices = synthetic_voices(spoken, data.synthetic_voices, config.sample_rate, opts.seed)
+        synthetic = by_word(voices)
+        log(opts, f"{len(voices)} synthetic words from {data.synthetic_voices} espeak-ng voices, "
+            f"{data.synthetic_share:.0%} of the words in training clips")
     model = KeywordSpotter(config)
     fit_normalisation(model, make_batch(train_utts, keyword_ids, 64, samples, config.hop, rng)[0])
     valid_audio, valid_labels = make_batch(valid_utts, keyword_ids, 300, samples, config.hop,
@@ -101,7 +113,8 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         bar = Progress(batches, "train", enabled=not opts.quiet)
         total, count = 0.0, 0
         for _ in range(batches):
-            x, y = make_batch(train_utts, keyword_ids, data.batch_size, samples, config.hop, rng)
+            x, y = make_batch(train_utts, keyword_ids, data.batch_size, samples, config.hop, rng,
+                              synthetic, data.synthetic_share)
             logits, _ = model(x, model.init_state(x.size(0)))
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,70 @@
+"""Synthetic training voices: espeak-ng words, and how training clips mix them in."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from edge_rnn.kws_data import Utterance, choose_word, make_clip
+from edge_rnn.tts import synthetic_voices, trim
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+
+
+@needs_espeak
+def test_synthetic_voices_are_seeded_speech():
+    a = synthetic_voices(["seven", "hello"], 2, 8000, seed=3)
+    b = synthetic_voices(["seven", "hello"], 2, 8000, seed=3)
+    assert [u.word for u in a] == ["seven", "hello", "seven", "hello"]
+    assert [u.speaker for u in a] == [u.speaker for u in b]
+    for u in a:
+        assert u.audio.dtype == np.float32
+        assert 0.1 < u.audio.size / 8000 < 1.5  # one word, silence trimmed
+        assert np.sqrt(np.mean(u.audio**2)) > 0.01
+
+
+def test_trim_cuts_silence_only():
+    rate = 8000
+    tone = np.sin(np.arange(rate // 2) * 0.3).astype(np.float32)
+    audio = np.concatenate([np.zeros(rate), tone, np.zeros(rate)])
+    out = trim(audio, rate)
+    assert tone.size <= out.size <= tone.size + 6 * rate // 100
+    assert np.array_equal(trim(np.zeros(0, np.float32), rate), np.zeros(0, np.float32))
+
+
+def _constant(word: str, value: float) -> Utterance:
+    return Utterance(word, "s", 0, np.full(2400, value, np.float32))
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 1.0])
+def test_synthetic_words_come_in_at_the_share(share):
+    # recordings hold 0.01, synthetic words 0.5: the value tells where each word came from
+    real = {"one": [_constant("one", 0.01)], "two": [_constant("two", 0.01)]}
+    fake = {"one": [_constant("one", 0.5)], "hello": [_constant("hello", 0.5)]}
+    keyword_ids = {"one": 2, "two": 3}
+    rng = np.random.default_rng(0)
+    picks = [choose_word(real, keyword_ids, real["one"], rng, fake, share) for _ in range(2000)]
+    from_synthetic = [label for audio, label in picks if audio[0] == 0.5]
+    assert 3 not in from_synthetic  # "two" was never synthesised: always the recording
+    ones = [audio[0] == 0.5 for audio, label in picks if label == 2]
+    assert abs(np.mean(ones) - share) < 0.05
+    unknown = [audio for audio, label in picks if label == 1]
+    assert abs(len(unknown) / len(picks) - 0.3) < 0.05
+    if share == 1.0:  # every unknown word is then a synthetic filler
+        assert all(a[0] == 0.5 for a in unknown)
+    if share == 0.0:
+        assert not from_synthetic
+
+
+def test_clips_with_synthetic_words_are_labelled():
+    real = {"one": [_constant("one", 0.01)], "two": [_constant("two", 0.01)]}
+    fake = {"one": [_constant("one", 0.5)], "hello": [_constant("hello", 0.5)]}
+    rng = np.random.default_rng(1)
+    seen = set()
+    for _ in range(30):
+        audio, labels = make_clip(real, {"one": 2, "two": 3}, real["one"], 24000, 80, rng, fake, 0.5)
+        assert audio.shape == (24000,) and labels.shape == (300,) and np.abs(audio).max() <= 1.0
+        seen.update(np.unique(labels).tolist())
+    assert seen == {-100, 0, 1, 2, 3}  # ignored onsets, background, unknown and both keywords
