@@ -133,8 +133,15 @@ def random_colouring(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return audio
 
 
-def augment(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Speed (and so pitch and formants), microphone and room colouring, a random level."""
+def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0) -> np.ndarray:
+    """Speed (and so pitch and formants), microphone and room colouring, a random level.
+
+    onset_cut > 0: half the time, drop up to that fraction of the word's start. Tightly trimmed
+    recordings, or noise over a soft first consonant, lose the "th" of "three" or the "f" of
+    "four"; the model must then decide on the rest of the word.
+    """
+    if onset_cut > 0 and rng.random() < 0.5:
+        audio = audio[int(audio.size * rng.uniform(0, onset_cut)) :]
     audio = random_colouring(change_speed(audio, rng.uniform(0.8, 1.25)), rng)
     peak = np.max(np.abs(audio)) + 1e-9
     return (audio / peak * 10 ** (rng.uniform(-30, -1) / 20)).astype(np.float32)  # peak in dBFS
@@ -176,6 +183,15 @@ def _pick(words: dict[str, list[Utterance]], names: list[str], rng: np.random.Ge
     return group[rng.integers(len(group))].audio
 
 
+@dataclass
+class ClipOptions:
+    """How training clips are made beyond the fixed recipe."""
+
+    synthetic: dict[str, list[Utterance]] | None = None  # word -> synthesised utterances
+    synthetic_share: float = 0.0  # share of the words taken from `synthetic`
+    onset_cut: float = 0.0  # see augment()
+
+
 def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
                 rng: np.random.Generator, synthetic: dict[str, list[Utterance]] | None = None,
                 synthetic_share: float = 0.0) -> tuple[np.ndarray, int]:
@@ -201,15 +217,15 @@ def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], 
 
 def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
               samples: int, hop: int, rng: np.random.Generator,
-              synthetic: dict[str, list[Utterance]] | None = None,
-              synthetic_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+              options: ClipOptions | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A clip of `samples` audio with 0-3 words in noise, and its per-frame labels."""
+    options = options or ClipOptions()
     speech = np.zeros(samples, np.float32)
     segments = []
     pos = int(rng.integers(0, samples // 4))
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.1, 0.4, 0.35, 0.15]))):
-        utt, label = choose_word(words, keyword_ids, pool, rng, synthetic, synthetic_share)
-        utt = augment(utt, rng)
+        utt, label = choose_word(words, keyword_ids, pool, rng, options.synthetic, options.synthetic_share)
+        utt = augment(utt, rng, options.onset_cut)
         if pos + utt.size > samples:
             break
         speech[pos : pos + utt.size] += utt

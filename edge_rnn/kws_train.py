@@ -14,7 +14,7 @@ import torch
 from torch.nn import functional as F
 
 from edge_rnn.config import ModelConfig
-from edge_rnn.kws_data import IGNORE, Utterance, load_utterances, make_clip
+from edge_rnn.kws_data import IGNORE, ClipOptions, Utterance, load_utterances, make_clip
 from edge_rnn.kws_model import KeywordSpotter
 from edge_rnn.progress import Progress
 from edge_rnn.runtime.errors import UserError
@@ -33,6 +33,7 @@ class KWSData:
     batch_size: int = 32
     synthetic_voices: int = 0  # espeak-ng speakers mixed into training (0: recordings only)
     synthetic_share: float = 0.3  # share of the words in training clips that are synthetic
+    onset_cut: float = 0.0  # drop up to this fraction of a word's start, half the time
 
 
 def split_speakers(utts: list[Utterance], valid_speaker: str):
@@ -53,13 +54,12 @@ def by_word(utts: list[Utterance]) -> dict[str, list[Utterance]]:
     return words
 
 
-def make_batch(utts, keyword_ids, count, samples, hop, rng, synthetic=None, synthetic_share=0.0):
+def make_batch(utts, keyword_ids, count, samples, hop, rng, options: ClipOptions | None = None):
     words = by_word(utts)
     missing = [k for k in keyword_ids if k not in words]
     if missing:
         raise UserError(f"no recordings of keyword(s) {', '.join(missing)}")
-    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng, synthetic, synthetic_share)
-             for _ in range(count)]
+    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng, options) for _ in range(count)]
     return torch.from_numpy(np.stack([c[0] for c in clips])), torch.from_numpy(np.stack([c[1] for c in clips]))
 
 
@@ -103,6 +103,7 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         synthetic = by_word(voices)
         log(opts, f"{len(voices)} synthetic words from {data.synthetic_voices} espeak-ng voices, "
             f"{data.synthetic_share:.0%} of the words in training clips")
+    options = ClipOptions(synthetic, data.synthetic_share, data.onset_cut)
     model = KeywordSpotter(config)
     fit_normalisation(model, make_batch(train_utts, keyword_ids, 64, samples, config.hop, rng)[0])
     valid_audio, valid_labels = make_batch(valid_utts, keyword_ids, 300, samples, config.hop,
@@ -113,8 +114,7 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         bar = Progress(batches, "train", enabled=not opts.quiet)
         total, count = 0.0, 0
         for _ in range(batches):
-            x, y = make_batch(train_utts, keyword_ids, data.batch_size, samples, config.hop, rng,
-                              synthetic, data.synthetic_share)
+            x, y = make_batch(train_utts, keyword_ids, data.batch_size, samples, config.hop, rng, options)
             logits, _ = model(x, model.init_state(x.size(0)))
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
             optimizer.zero_grad(set_to_none=True)

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from edge_rnn.kws_data import Utterance, choose_word, make_clip
+from edge_rnn.kws_data import ClipOptions, Utterance, choose_word, make_clip
 from edge_rnn.tts import synthetic_voices, trim
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -64,7 +64,7 @@ def test_clips_with_synthetic_words_are_labelled():
     rng = np.random.default_rng(1)
     seen = set()
     for _ in range(30):
-        audio, labels = make_clip(real, {"one": 2, "two": 3}, real["one"], 24000, 80, rng, fake, 0.5)
+        audio, labels = make_clip(real, {"one": 2, "two": 3}, real["one"], 24000, 80, rng, ClipOptions(fake, 0.5))
         assert audio.shape == (24000,) and labels.shape == (300,) and np.abs(audio).max() <= 1.0
         seen.update(np.unique(labels).tolist())
     assert seen == {-100, 0, 1, 2, 3}  # ignored onsets, background, unknown and both keywords
