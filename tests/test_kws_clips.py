@@ -1,4 +1,4 @@
-"""Synthetic training voices: espeak-ng words, and how training clips mix them in."""
+"""Training clips for keyword spotting: synthetic voices (espeak-ng), how clips mix them in, onset cuts."""
 
 from __future__ import annotations
 
@@ -68,3 +68,15 @@ def test_clips_with_synthetic_words_are_labelled():
         assert audio.shape == (24000,) and labels.shape == (300,) and np.abs(audio).max() <= 1.0
         seen.update(np.unique(labels).tolist())
     assert seen == {-100, 0, 1, 2, 3}  # ignored onsets, background, unknown and both keywords
+
+
+def test_onset_cut_shortens_some_words_from_the_start():
+    from edge_rnn.kws_data import augment
+
+    rng = np.random.default_rng(5)
+    word = np.sin(np.arange(4000) * 0.2).astype(np.float32)
+    shortest = int(4000 / 1.25)  # the fastest speed change alone
+    plain = [augment(word, rng).size for _ in range(200)]
+    cut = [augment(word, rng, onset_cut=0.9).size for _ in range(200)]
+    assert min(plain) >= shortest
+    assert 0.25 < np.mean([n < shortest for n in cut]) < 0.5  # half are cut, most of those by > 20%
