@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from edge_rnn.kws_data import ClipOptions, Utterance, choose_word, make_clip
 from edge_rnn.tts import synthetic_voices, trim
+from conftest import FSDD, needs_fsdd
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
@@ -80,3 +84,17 @@ def test_onset_cut_shortens_some_words_from_the_start():
     cut = [augment(word, rng, onset_cut=0.9).size for _ in range(200)]
     assert min(plain) >= shortest
     assert 0.25 < np.mean([n < shortest for n in cut]) < 0.5  # half are cut, most of those by > 20%
+
+
+@needs_fsdd
+def test_synthetic_voices_without_espeak_is_one_line_exit_2(tmp_path):
+    # a PATH with python but no espeak-ng: training must stop with one clear line
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    env = {**os.environ, "PATH": str(bin_dir)}
+    r = subprocess.run([sys.executable, "-m", "edge_rnn.cli", "train", "kws", "--data", str(FSDD), "--out",
+                        str(tmp_path / "out"), "--hidden", "8", "--epochs", "1", "--clips-per-epoch", "4",
+                        "--synthetic-voices", "2", "--quiet"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "espeak-ng" in r.stderr
+    assert not (tmp_path / "out" / "best.pt").exists()
