@@ -99,7 +99,7 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         from edge_rnn.tts import FILLERS, synthetic_voices
 
         spoken = sorted(by_word(train_utts)) + [w for w in FILLERS if w not in keyword_ids]
-        voices = synthetic_voices(spoken, data.synthetic_voices, config.sample_rate, opts.seed)
+        voices = synthetic_voices(spoken, data.synthetic_voices, config.sample_rate, opts.seed, opts.quiet)
         synthetic = by_word(voices)
         log(opts, f"{len(voices)} synthetic words from {data.synthetic_voices} espeak-ng voices, "
             f"{data.synthetic_share:.0%} of the words in training clips")

@@ -18,6 +18,7 @@ import subprocess
 import numpy as np
 
 from edge_rnn.kws_data import Utterance
+from edge_rnn.progress import Progress
 from edge_rnn.runtime.audio import parse_wav, to_mono_at
 from edge_rnn.runtime.errors import UserError
 
@@ -66,15 +67,18 @@ def synthesize(word: str, voice: str, pitch: int, speed: int, rate: int, exe: st
     return trim(to_mono_at(samples, source_rate, rate), rate)
 
 
-def synthetic_voices(words: list[str], count: int, rate: int, seed: int) -> list[Utterance]:
+def synthetic_voices(words: list[str], count: int, rate: int, seed: int, quiet: bool = True) -> list[Utterance]:
     """`count` random synthetic speakers (accent, variant, pitch, rate), each saying every word."""
     exe = espeak_path()
     rng = np.random.default_rng(seed)
     out = []
+    bar = Progress(count, "synthetic voices", enabled=not quiet)
     for i in range(count):
         voice = f"{ACCENTS[rng.integers(len(ACCENTS))]}+{VARIANTS[rng.integers(len(VARIANTS))]}"
         pitch, speed = int(rng.integers(15, 86)), int(rng.integers(120, 231))
         for word in words:
             audio = synthesize(word, voice, pitch, speed, rate, exe)
             out.append(Utterance(word, f"tts-{i}:{voice}:p{pitch}:s{speed}", i, audio.astype(np.float32)))
+        bar.update()
+    bar.close()
     return out
