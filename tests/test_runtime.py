@@ -255,3 +255,18 @@ def test_no_bare_export_or_runtime_package_installed(tmp_path):
             "print(json.dumps([importlib.util.find_spec(n) is not None for n in ('export', 'runtime')]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert json.loads(out.stdout) == [False, False]
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from edge_rnn.runtime.fileio import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "out.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o644  # not mkstemp's 0600
+    assert (tmp_path / "out.txt").read_text() == "x"
