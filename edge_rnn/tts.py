@@ -12,8 +12,11 @@ needed only when training asks for synthetic voices.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
@@ -73,12 +76,13 @@ def synthetic_voices(words: list[str], count: int, rate: int, seed: int, quiet: 
     rng = np.random.default_rng(seed)
     out = []
     bar = Progress(count, "synthetic voices", enabled=not quiet)
-    for i in range(count):
-        voice = f"{ACCENTS[rng.integers(len(ACCENTS))]}+{VARIANTS[rng.integers(len(VARIANTS))]}"
-        pitch, speed = int(rng.integers(15, 86)), int(rng.integers(120, 231))
-        for word in words:
-            audio = synthesize(word, voice, pitch, speed, rate, exe)
-            out.append(Utterance(word, f"tts-{i}:{voice}:p{pitch}:s{speed}", i, audio.astype(np.float32)))
-        bar.update()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # one espeak-ng process a word
+        for i in range(count):
+            voice = f"{ACCENTS[rng.integers(len(ACCENTS))]}+{VARIANTS[rng.integers(len(VARIANTS))]}"
+            pitch, speed = int(rng.integers(15, 86)), int(rng.integers(120, 231))
+            spoken = pool.map(partial(synthesize, voice=voice, pitch=pitch, speed=speed, rate=rate, exe=exe), words)
+            for word, audio in zip(words, spoken):
+                out.append(Utterance(word, f"tts-{i}:{voice}:p{pitch}:s{speed}", i, audio.astype(np.float32)))
+            bar.update()
     bar.close()
     return out
