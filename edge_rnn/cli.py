@@ -29,7 +29,6 @@ Threads = Annotated[int, typer.Option(min=0, help="torch threads (0: all cores)"
 Resume = Annotated[bool, typer.Option(help="continue from OUT/last.pt")]
 
 
-
 def _need_torch() -> None:
     try:
         import torch  # noqa: F401

@@ -193,15 +193,14 @@ class ClipOptions:
 
 
 def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
-                rng: np.random.Generator, synthetic: dict[str, list[Utterance]] | None = None,
-                synthetic_share: float = 0.0) -> tuple[np.ndarray, int]:
+                rng: np.random.Generator, options: ClipOptions) -> tuple[np.ndarray, int]:
     """One spoken word for a training clip and its label: a keyword 70% of the time, else unknown.
 
-    `synthetic` (word -> synthesised utterances) stands in for the recordings `synthetic_share`
-    of the time; its words that are no keyword then serve as unknown speech.
+    `options.synthetic` stands in for the recordings `options.synthetic_share` of the time; its
+    words that are no keyword then serve as unknown speech.
     """
-    synthetic = synthetic or {}
-    use_synthetic = rng.random() < synthetic_share
+    synthetic = options.synthetic or {}
+    use_synthetic = rng.random() < options.synthetic_share
     if rng.random() < 0.7:
         word = list(keyword_ids)[rng.integers(len(keyword_ids))]
         source = synthetic if use_synthetic and word in synthetic else words
@@ -224,7 +223,7 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
     segments = []
     pos = int(rng.integers(0, samples // 4))
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.1, 0.4, 0.35, 0.15]))):
-        utt, label = choose_word(words, keyword_ids, pool, rng, options.synthetic, options.synthetic_share)
+        utt, label = choose_word(words, keyword_ids, pool, rng, options)
         utt = augment(utt, rng, options.onset_cut)
         if pos + utt.size > samples:
             break

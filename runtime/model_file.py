@@ -121,11 +121,11 @@ def initializers(data: bytes) -> tuple[dict[str, tuple[int, list[int]]], set[str
             if gfield == _GRAPH_INITIALIZER:
                 name, nbytes, dims = _tensor_size(value)
                 tensors[name] = (nbytes, dims)
-            elif gfield == _GRAPH_NODE:
-                parts = dict((f, bytes(v)) for f, v in _fields(value) if f == 4)
-                if parts.get(4) == b"Gather":
-                    first = next((bytes(v) for f, v in _fields(value) if f == 1), b"")
-                    gathered.add(first.decode("utf-8", "replace"))
+            elif gfield == _GRAPH_NODE:  # NodeProto: input = 1 (repeated), op_type = 4
+                inputs = [bytes(v) for f, v in _fields(value) if f == 1]
+                op_type = next((bytes(v) for f, v in _fields(value) if f == 4), b"")
+                if op_type == b"Gather" and inputs:
+                    gathered.add(inputs[0].decode("utf-8", "replace"))
     return tensors, gathered
 
 

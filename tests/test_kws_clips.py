@@ -49,7 +49,7 @@ def test_synthetic_words_come_in_at_the_share(share):
     fake = {"one": [_constant("one", 0.5)], "hello": [_constant("hello", 0.5)]}
     keyword_ids = {"one": 2, "two": 3}
     rng = np.random.default_rng(0)
-    picks = [choose_word(real, keyword_ids, real["one"], rng, fake, share) for _ in range(2000)]
+    picks = [choose_word(real, keyword_ids, real["one"], rng, ClipOptions(fake, share)) for _ in range(2000)]
     from_synthetic = [label for audio, label in picks if audio[0] == 0.5]
     assert 3 not in from_synthetic  # "two" was never synthesised: always the recording
     ones = [audio[0] == 0.5 for audio, label in picks if label == 2]
