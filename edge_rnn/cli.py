@@ -41,6 +41,8 @@ def _config(**kwargs):
 
     try:
         kwargs["hidden"] = parse_sizes(kwargs["hidden"])
+        if isinstance(kwargs.get("conv_kernel"), str):
+            kwargs["conv_kernel"] = parse_sizes(kwargs["conv_kernel"], "--conv-kernel", "5,8")
         return ModelConfig(**kwargs)
     except ValueError as e:
         raise UserError(str(e)) from None
@@ -112,6 +114,9 @@ def train_kws_cmd(
     hidden: str = typer.Option("64,64", help="hidden size of each layer, comma-separated"),
     n_mels: int = typer.Option(32, min=4, max=128),
     cepstra: int = typer.Option(0, min=0, max=128, help="> 0: MFCC features with this many coefficients"),
+    conv_channels: int = typer.Option(0, min=0, help="> 0: a CRNN, convolving log-mel frames first (needs --cepstra 0)"),
+    conv_kernel: str = typer.Option("5,8", help="convolution size: FRAMES,MELS"),
+    conv_stride: int = typer.Option(4, min=1, help="convolution stride along the mel axis"),
     dropout: float = typer.Option(0.1),
     epochs: int = typer.Option(30, min=1),
     max_minutes: MaxMinutes = 0.0,
@@ -138,7 +143,8 @@ def train_kws_cmd(
     from edge_rnn.kws_train import KWSData, train_kws
 
     config = _config(task="kws", cell=cell, hidden=hidden, dropout=dropout, n_mels=n_mels, n_cepstra=cepstra,
-                     labels=make_labels(parse_keywords(keywords)), vocab_size=0)
+                     conv_channels=conv_channels, conv_kernel=conv_kernel,
+                     conv_stride=conv_stride, labels=make_labels(parse_keywords(keywords)), vocab_size=0)
     opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
                           clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
                           decay_after=2, schedule=schedule)

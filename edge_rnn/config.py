@@ -29,6 +29,9 @@ class ModelConfig:
     n_cepstra: int = 0  # > 0: a DCT keeps this many cepstral coefficients (MFCC), smoothing away pitch
     win: int = 200  # samples in one analysis window (25 ms at 8 kHz)
     hop: int = 80  # samples between frames (10 ms at 8 kHz)
+    conv_channels: int = 0  # > 0: a causal time-frequency convolution over the log-mel frames
+    conv_kernel: list[int] = field(default_factory=lambda: [5, 8])  # (frames, mel channels)
+    conv_stride: int = 4  # along the mel axis
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -44,6 +47,14 @@ class ModelConfig:
             raise ValueError("a keyword spotter needs background, unknown and >= 1 keyword, and 0 < hop <= win")
         if not 0 <= self.n_cepstra <= self.n_mels:
             raise ValueError("--cepstra must be between 0 (log-mel features) and --n-mels")
+        self.conv_kernel = [int(k) for k in self.conv_kernel]
+        if self.conv_channels < 0:
+            raise ValueError("--conv-channels must be >= 0")
+        if self.conv_channels and self.n_cepstra:
+            raise ValueError("--conv-channels works on log-mel features: use --cepstra 0")
+        if self.conv_channels and (len(self.conv_kernel) != 2 or min(self.conv_kernel) < 1
+                                   or self.conv_kernel[1] > self.n_mels or self.conv_stride < 1):
+            raise ValueError("--conv-kernel needs FRAMES,MELS >= 1 with MELS <= --n-mels, and --conv-stride >= 1")
         if self.task == "lm" and self.tie_weights and self.hidden[-1] != self.embedding:
             raise ValueError(
                 f"--tie-weights needs the last hidden size ({self.hidden[-1]}) "
@@ -53,12 +64,20 @@ class ModelConfig:
     @property
     def n_features(self) -> int:
         """Feature channels the keyword spotter's recurrent stack sees per frame."""
+        if self.conv_channels:
+            return self.conv_channels * ((self.n_mels - self.conv_kernel[1]) // self.conv_stride + 1)
         return self.n_cepstra or self.n_mels
+
+    @property
+    def context_frames(self) -> int:
+        """Frames before the current one that the convolution looks at (0 without it)."""
+        return self.conv_kernel[0] - 1 if self.conv_channels else 0
 
     @property
     def state_sizes(self) -> list[tuple[str, int]]:
         """(name, size) of each state tensor in order: [context (kws)], h0, [c0], h1, [c1], ..."""
-        out = [("context", self.win - self.hop)] if self.task == "kws" else []
+        context = self.win - self.hop + self.context_frames * self.hop
+        out = [("context", context)] if self.task == "kws" else []
         for i, size in enumerate(self.hidden):
             out.append((f"h{i}", size))
             if self.cell == "lstm":
@@ -75,12 +94,12 @@ class ModelConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def parse_sizes(text: str) -> list[int]:
+def parse_sizes(text: str, option: str = "--hidden", example: str = "256,128") -> list[int]:
     """Parse '256,128' into [256, 128], with a message that says how to fix bad input."""
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"--hidden sizes must be comma-separated integers like 256,128, got {text!r}") from None
+        raise ValueError(f"{option} sizes must be comma-separated integers like {example}, got {text!r}") from None
     if not sizes or min(sizes) < 1:
-        raise ValueError(f"--hidden sizes must be positive integers like 256,128, got {text!r}")
+        raise ValueError(f"{option} sizes must be positive integers like {example}, got {text!r}")
     return sizes

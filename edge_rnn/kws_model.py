@@ -3,6 +3,8 @@
 The front end is part of the model, so training, export and every app compute the same
 features from raw PCM. It keeps the last (win - hop) samples of each call as a state
 (`context`, first in the state list), so chunks of any multiple of `hop` join seamlessly.
+An optional convolution over the last few log-mel frames (a CRNN) needs those frames again:
+the context then holds their audio too and the front end recomputes them, so no extra state.
 """
 
 from __future__ import annotations
@@ -41,14 +43,15 @@ def dct_matrix(n_in: int, n_out: int) -> torch.Tensor:
 class LogMelFrontEnd(nn.Module):
     """(batch, samples) audio + (batch, win - hop) context -> (batch, frames, n_mels) features.
 
-    frames = samples / hop. The windowed DFT is a strided Conv1d (exports to one ONNX Conv with
+    frames = samples / hop + extra_frames. The windowed DFT is a strided Conv1d (exports to one ONNX Conv with
     a dynamic length), the power spectrum goes through a mel MatMul and a log, then a fixed
     per-feature normalisation measured on training audio.
     """
 
-    def __init__(self, sample_rate: int, win: int, hop: int, n_mels: int, n_cepstra: int = 0):
+    def __init__(self, sample_rate: int, win: int, hop: int, n_mels: int, n_cepstra: int = 0,
+                 extra_frames: int = 0):
         super().__init__()
-        self.win, self.hop = win, hop
+        self.win, self.hop, self.extra_frames = win, hop, extra_frames
         n_bins = win // 2 + 1
         n = torch.arange(win, dtype=torch.float64)
         k = torch.arange(n_bins, dtype=torch.float64)[:, None]
@@ -65,7 +68,7 @@ class LogMelFrontEnd(nn.Module):
 
     @property
     def context_size(self) -> int:
-        return self.win - self.hop
+        return self.win - self.hop + self.extra_frames * self.hop
 
     def forward(self, audio: torch.Tensor, context: torch.Tensor, augment: bool = False):
         x = torch.cat([context, audio], dim=1)  # (batch, win - hop + samples)
@@ -107,13 +110,30 @@ def spec_augment(feats: torch.Tensor, fill: torch.Tensor, bands: int = 2, width:
     return feats * mask + fill * (1 - mask)
 
 
+class TimeFrequencyConv(nn.Module):
+    """(batch, frames + k - 1, n_mels) -> (batch, frames, channels * bands): a ReLU convolution
+    over k frames and a few neighbouring mel channels, strided along the mel axis. Its patterns
+    fire wherever a formant sits, so a voice with formants a little higher or lower looks alike."""
+
+    def __init__(self, n_mels: int, channels: int, kernel: list[int], stride: int):
+        super().__init__()
+        self.conv = nn.Conv2d(1, channels, tuple(kernel), stride=(1, stride))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.conv(feats.unsqueeze(1)))  # (batch, channels, frames, bands)
+        return y.permute(0, 2, 1, 3).flatten(2)
+
+
 class KeywordSpotter(nn.Module):
     """Per-frame label logits. State: [audio context, h0, (c0), h1, ...]."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels, config.n_cepstra)
+        self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels, config.n_cepstra,
+                                       config.context_frames)
+        self.conv = (TimeFrequencyConv(config.n_mels, config.conv_channels, config.conv_kernel, config.conv_stride)
+                     if config.conv_channels else None)
         self.rnn = RecurrentStack(config.cell, config.n_features, config.hidden, config.dropout)
         self.drop = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.hidden[-1], len(config.labels))
@@ -124,6 +144,8 @@ class KeywordSpotter(nn.Module):
     def forward(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """audio (batch, samples), samples a multiple of hop -> logits (batch, frames, labels)."""
         feats, context = self.frontend(audio, state[0], augment=self.training)
+        if self.conv is not None:
+            feats = self.conv(feats)
         x, rnn_state = self.rnn(feats, state[1:])
         return self.classifier(self.drop(x)), [context] + rnn_state
 

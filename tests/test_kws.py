@@ -42,6 +42,44 @@ def test_front_end_is_chunk_invariant(cepstra):
     assert whole.shape == (2, 30, cepstra or 16)
 
 
+def test_crnn_convolution_sees_earlier_frames_through_the_context(tmp_path):
+    """The convolution looks 4 frames back; those frames' audio rides in the context state, so the
+    exported model gives the same scores whole or in chunks, and a click still shows 4 frames on."""
+    from edge_rnn.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    config = ModelConfig(task="kws", cell="gru", hidden=[12, 8], labels=make_labels(["zero", "one"]), n_mels=16,
+                         conv_channels=4, conv_kernel=[5, 6], conv_stride=2)
+    assert config.state_sizes[0] == ("context", 120 + 4 * 80) and config.n_features == 4 * 6
+    model = TorchSpotter(config).eval()
+    save_checkpoint(tmp_path / "c.pt", model, config)
+    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "q.onnx", "int8")["parity_max_abs_diff"] <= 1e-4
+    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "c.onnx", "fp32")["parity_max_abs_diff"] <= 1e-4
+    session = Session(tmp_path / "c.onnx")  # fp32: int8 quantizes activations per call, so chunks differ slightly
+    audio = (np.random.default_rng(0).random((1, 80 * 50), dtype=np.float32) - 0.5) * 0.3
+    whole, _ = session.run(audio, session.zero_state())
+    state, parts = session.zero_state(), []
+    for a, b in [(0, 80), (80, 320), (320, 4000)]:
+        out, state = session.run(audio[:, a:b], state)
+        parts.append(out)
+    np.testing.assert_allclose(np.concatenate(parts, 1), whole, atol=1e-5)
+    with torch.no_grad():
+        silent = torch.zeros(1, 80 * 20)
+        click = silent.clone()
+        click[0, 440] = 1.0  # in the windows of frames 5 and 6
+        a = model.conv(model.frontend(silent, torch.zeros(1, 440))[0])
+        b = model.conv(model.frontend(click, torch.zeros(1, 440))[0])
+    changed = ((a - b).abs().amax(-1)[0] > 1e-6).nonzero().flatten().tolist()
+    assert changed == [5, 6, 7, 8, 9, 10]  # frames 5-6 and the 4 frames whose kernel still reaches them
+
+
+def test_crnn_needs_log_mel_features():
+    with pytest.raises(ValueError, match="--cepstra 0"):
+        ModelConfig(task="kws", labels=make_labels(["zero"]), n_mels=16, n_cepstra=10, conv_channels=4)
+    with pytest.raises(ValueError, match="--conv-kernel"):
+        ModelConfig(task="kws", labels=make_labels(["zero"]), n_mels=16, conv_channels=4, conv_kernel=[5, 20])
+
+
 def test_mfcc_model_exports_with_parity(tmp_path):
     from edge_rnn.checkpoint import save_checkpoint
 
