@@ -75,19 +75,19 @@ def coloured_noise(n: int, colour: str, rng: np.random.Generator) -> np.ndarray:
     return (white / (np.sqrt(np.mean(white ** 2)) + 1e-12)).astype(np.float32)
 
 
-def background(n: int, rng: np.random.Generator) -> np.ndarray:
+def background(n: int, rng: np.random.Generator, rate: int = 8000) -> np.ndarray:
     """About unit RMS: noise of a random colour, a mains hum with noise, or near-silence."""
     kind = rng.choice(["silence", "white", "pink", "brown", "blue", "hum"], p=[0.15, 0.2, 0.25, 0.2, 0.1, 0.1])
     if kind == "silence":
         return (rng.standard_normal(n) * 0.01).astype(np.float32)
     if kind == "hum":
-        t = np.arange(n) / 8000.0
+        t = np.arange(n) / rate
         hum = np.sin(2 * np.pi * rng.choice([50.0, 60.0]) * t) + 0.3 * np.sin(2 * np.pi * rng.choice([100.0, 120.0]) * t)
         return (hum / 0.74 + 0.3 * coloured_noise(n, "pink", rng)).astype(np.float32)
     return coloured_noise(n, kind, rng)
 
 
-def background_track(n: int, level: float, rng: np.random.Generator) -> np.ndarray:
+def background_track(n: int, level: float, rng: np.random.Generator, rate: int = 8000) -> np.ndarray:
     """Background that changes: 1-3 stretches of different noise at levels around `level`, joined
     abruptly, and sometimes a short burst (a knock, a rustle). None of it is speech, so a
     detector must not fire on a change of noise alone."""
@@ -96,9 +96,9 @@ def background_track(n: int, level: float, rng: np.random.Generator) -> np.ndarr
     out = np.zeros(n, np.float32)
     for a, b in zip(bounds[:-1], bounds[1:]):
         if b > a:
-            out[a:b] = background(b - a, rng) * level * 10 ** (rng.uniform(-20, 20) / 20)
+            out[a:b] = background(b - a, rng, rate) * level * 10 ** (rng.uniform(-20, 20) / 20)
     if rng.random() < 0.3:
-        size = int(rng.uniform(0.02, 0.3) * 8000)
+        size = int(rng.uniform(0.02, 0.3) * rate)
         at = int(rng.integers(0, max(1, n - size)))
         burst = coloured_noise(size, str(rng.choice(["white", "pink", "brown"])), rng)
         out[at : at + size] += burst[: n - at] * np.hanning(size)[: n - at] * level * 10 ** (rng.uniform(0, 25) / 20)
@@ -113,7 +113,7 @@ def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
     return np.interp(np.linspace(0, audio.size - 1, n), np.arange(audio.size), audio).astype(np.float32)
 
 
-def random_colouring(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def random_colouring(audio: np.ndarray, rng: np.random.Generator, rate: int = 8000) -> np.ndarray:
     """Another microphone and room: a random spectral tilt, a short random FIR colouring, and
     sometimes a synthetic reverberation tail (exponentially decaying noise, RT60 0.1-0.4 s)."""
     tilt = rng.uniform(-0.5, 0.9)
@@ -124,7 +124,7 @@ def random_colouring(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     audio = np.convolve(audio, fir)[: audio.size]
     if rng.random() < 0.3:
         rt60 = rng.uniform(0.1, 0.4)
-        n = int(rt60 * 8000)
+        n = int(rt60 * rate)
         tail = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
         rir = np.concatenate([[1.0], tail * rng.uniform(0.05, 0.3) / np.sqrt(n)])
         size = audio.size + rir.size - 1
@@ -133,7 +133,7 @@ def random_colouring(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return audio
 
 
-def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0) -> np.ndarray:
+def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0, rate: int = 8000) -> np.ndarray:
     """Speed (and so pitch and formants), microphone and room colouring, a random level.
 
     onset_cut > 0: half the time, drop up to that fraction of the word's start. Tightly trimmed
@@ -142,7 +142,7 @@ def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0)
     """
     if onset_cut > 0 and rng.random() < 0.5:
         audio = audio[int(audio.size * rng.uniform(0, onset_cut)) :]
-    audio = random_colouring(change_speed(audio, rng.uniform(0.8, 1.25)), rng)
+    audio = random_colouring(change_speed(audio, rng.uniform(0.8, 1.25)), rng, rate)
     peak = np.max(np.abs(audio)) + 1e-9
     return (audio / peak * 10 ** (rng.uniform(-30, -1) / 20)).astype(np.float32)  # peak in dBFS
 
@@ -216,24 +216,24 @@ def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], 
 
 def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
               samples: int, hop: int, rng: np.random.Generator,
-              options: ClipOptions | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A clip of `samples` audio with 0-3 words in noise, and its per-frame labels."""
+              options: ClipOptions | None = None, rate: int = 8000) -> tuple[np.ndarray, np.ndarray]:
+    """A clip of `samples` audio at `rate` with 0-3 words in noise, and its per-frame labels."""
     options = options or ClipOptions()
     speech = np.zeros(samples, np.float32)
     segments = []
     pos = int(rng.integers(0, samples // 4))
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.1, 0.4, 0.35, 0.15]))):
         utt, label = choose_word(words, keyword_ids, pool, rng, options)
-        utt = augment(utt, rng, options.onset_cut)
+        utt = augment(utt, rng, options.onset_cut, rate)
         if pos + utt.size > samples:
             break
         speech[pos : pos + utt.size] += utt
         segments.append((pos, pos + utt.size, label))
-        pos += utt.size + int(rng.integers(int(0.3 * 8000), int(1.2 * 8000)))
+        pos += utt.size + int(rng.integers(int(0.3 * rate), int(1.2 * rate)))
     if segments:
         active = np.concatenate([speech[a:b] for a, b, _ in segments])
         level = np.sqrt(np.mean(active ** 2)) / 10 ** (rng.uniform(5, 40) / 20)  # SNR 5-40 dB
     else:
         level = 10 ** (rng.uniform(-75, -20) / 20)
-    audio = np.clip(speech + background_track(samples, level, rng), -1.0, 1.0)
+    audio = np.clip(speech + background_track(samples, level, rng, rate), -1.0, 1.0)
     return audio.astype(np.float32), frame_labels_for(samples // hop, hop, segments)

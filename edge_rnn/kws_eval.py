@@ -42,7 +42,7 @@ def build_stream(utts, rate: int, rng: np.random.Generator):
     for i in rng.permutation(len(utts)):
         gap = int(rng.uniform(0.5, 1.5) * rate)
         level = 10 ** (rng.uniform(-65, -40) / 20)
-        pieces += [background(gap, rng) * level, utts[i].audio]
+        pieces += [background(gap, rng, rate) * level, utts[i].audio]
         start = pos + gap
         pos = start + utts[i].audio.size
         truth.append((start / rate, pos / rate, utts[i].word))
@@ -53,7 +53,7 @@ def build_stream(utts, rate: int, rng: np.random.Generator):
 def noise_stream(seconds: float, rate: int, rng: np.random.Generator) -> np.ndarray:
     """Noise of changing colour and level (-70 to -20 dBFS RMS) in 10 s segments."""
     seg = 10 * rate
-    parts = [background(seg, rng) * 10 ** (rng.uniform(-70, -20) / 20) for _ in range(int(math.ceil(seconds / 10)))]
+    parts = [background(seg, rng, rate) * 10 ** (rng.uniform(-70, -20) / 20) for _ in range(int(math.ceil(seconds / 10)))]
     return np.clip(np.concatenate(parts)[: int(seconds * rate)], -1, 1).astype(np.float32)
 
 

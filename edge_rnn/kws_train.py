@@ -54,12 +54,12 @@ def by_word(utts: list[Utterance]) -> dict[str, list[Utterance]]:
     return words
 
 
-def make_batch(utts, keyword_ids, count, samples, hop, rng, options: ClipOptions | None = None):
+def make_batch(utts, keyword_ids, count, samples, hop, rng, options: ClipOptions | None = None, rate: int = 8000):
     words = by_word(utts)
     missing = [k for k in keyword_ids if k not in words]
     if missing:
         raise UserError(f"no recordings of keyword(s) {', '.join(missing)}")
-    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng, options) for _ in range(count)]
+    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng, options, rate) for _ in range(count)]
     return torch.from_numpy(np.stack([c[0] for c in clips])), torch.from_numpy(np.stack([c[1] for c in clips]))
 
 
@@ -105,16 +105,17 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
             f"{data.synthetic_share:.0%} of the words in training clips")
     options = ClipOptions(synthetic, data.synthetic_share, data.onset_cut)
     model = KeywordSpotter(config)
-    fit_normalisation(model, make_batch(train_utts, keyword_ids, 64, samples, config.hop, rng)[0])
+    rate = config.sample_rate
+    fit_normalisation(model, make_batch(train_utts, keyword_ids, 64, samples, config.hop, rng, rate=rate)[0])
     valid_audio, valid_labels = make_batch(valid_utts, keyword_ids, 300, samples, config.hop,
-                                           np.random.default_rng(12345))
+                                           np.random.default_rng(12345), rate=rate)
 
     def train_epoch(optimizer, deadline):
         batches = math.ceil(data.clips_per_epoch / data.batch_size)
         bar = Progress(batches, "train", enabled=not opts.quiet)
         total, count = 0.0, 0
         for _ in range(batches):
-            x, y = make_batch(train_utts, keyword_ids, data.batch_size, samples, config.hop, rng, options)
+            x, y = make_batch(train_utts, keyword_ids, data.batch_size, samples, config.hop, rng, options, rate)
             logits, _ = model(x, model.init_state(x.size(0)))
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
             optimizer.zero_grad(set_to_none=True)
