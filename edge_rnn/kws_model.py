@@ -65,6 +65,7 @@ class LogMelFrontEnd(nn.Module):
         self.register_buffer("mean", torch.zeros(n_out))
         self.register_buffer("std", torch.ones(n_out))
         self.n_bins = n_bins
+        self.random_eq_db = 0.0  # training only: see random_eq(); set by the trainer, not saved
 
     @property
     def context_size(self) -> int:
@@ -78,10 +79,24 @@ class LogMelFrontEnd(nn.Module):
         power = (re * re + im * im).transpose(1, 2)  # (batch, frames, bins)
         feats = torch.log(torch.matmul(power, self.mel) + 1e-6)  # (batch, frames, mels)
         if augment:  # training only, before the DCT so that it acts on mel channels
+            if self.random_eq_db > 0:
+                feats = random_eq(feats, self.random_eq_db)
             feats = spec_augment(mel_warp(feats), fill=feats.mean())
         if self.dct.numel():
             feats = torch.matmul(feats, self.dct)  # (batch, frames, cepstra)
         return (feats - self.mean) / self.std, new_context
+
+
+def random_eq(feats: torch.Tensor, max_db: float) -> torch.Tensor:
+    """Training only: another microphone or mouth-to-mic path. Adds to each example's log-mel
+    spectrum a smooth random curve (three cosines across the mel axis) of at most +-max_db."""
+    batch, _, n_mels = feats.shape
+    m = (torch.arange(n_mels, device=feats.device, dtype=feats.dtype) + 0.5) / n_mels
+    k = torch.arange(1, 4, device=feats.device, dtype=feats.dtype)
+    basis = torch.cos(math.pi * k[:, None] * m[None, :])  # (3, n_mels)
+    gains = (torch.rand(batch, 3, device=feats.device, dtype=feats.dtype) * 2 - 1) / 3
+    curve = gains @ basis * (max_db * math.log(10) / 10)  # dB of power -> natural log
+    return feats + curve[:, None, :]
 
 
 def mel_warp(feats: torch.Tensor, max_warp: float = 0.1) -> torch.Tensor:

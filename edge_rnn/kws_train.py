@@ -34,6 +34,7 @@ class KWSData:
     synthetic_voices: int = 0  # espeak-ng speakers mixed into training (0: recordings only)
     synthetic_share: float = 0.3  # share of the words in training clips that are synthetic
     onset_cut: float = 0.0  # drop up to this fraction of a word's start, half the time
+    random_eq_db: float = 0.0  # tilt each clip's spectrum by a smooth random curve of up to this many dB
 
 
 def split_speakers(utts: list[Utterance], valid_speaker: str):
@@ -105,6 +106,7 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
             f"{data.synthetic_share:.0%} of the words in training clips")
     options = ClipOptions(synthetic, data.synthetic_share, data.onset_cut)
     model = KeywordSpotter(config)
+    model.frontend.random_eq_db = data.random_eq_db
     rate = config.sample_rate
     fit_normalisation(model, make_batch(train_utts, keyword_ids, 64, samples, config.hop, rng, rate=rate)[0])
     valid_audio, valid_labels = make_batch(valid_utts, keyword_ids, 300, samples, config.hop,

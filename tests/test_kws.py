@@ -217,3 +217,16 @@ def test_eval_cli_reports_and_plots(tmp_path, kws_onnx):
     assert set(out["per_class_accuracy"]) == {"zero", "one", "_unknown_"}  # five is no keyword here
     assert out["stream_keyword_utterances"] == 8 and "noise_false_accepts_per_hour" in out
     assert plot.read_bytes()[:4] == b"\x89PNG" and len(out["det_curve"]) > 5
+
+
+def test_random_eq_is_a_bounded_smooth_curve_per_example():
+    from edge_rnn.kws_model import random_eq
+
+    torch.manual_seed(0)
+    feats = torch.randn(64, 5, 40)
+    shift = random_eq(feats, 6.0) - feats
+    db = shift * 10 / np.log(10)  # natural log of power -> dB
+    assert torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-5)  # the same curve on every frame
+    assert db.abs().max() <= 6.0 + 1e-4 and db.abs().amax(dim=(1, 2)).median() > 1.0
+    assert (db[:, 0, 1:] - db[:, 0, :-1]).abs().max() < 1.5  # smooth across neighbouring mels
+    assert not torch.allclose(shift[0], shift[1])  # each example its own microphone
