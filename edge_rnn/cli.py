@@ -27,6 +27,7 @@ MaxMinutes = Annotated[float, typer.Option(min=0.0, help="stop after this long (
 Seed = Annotated[int, typer.Option(help="random seed")]
 Threads = Annotated[int, typer.Option(min=0, help="torch threads (0: all cores)")]
 Resume = Annotated[bool, typer.Option(help="continue from OUT/last.pt")]
+Ema = Annotated[float, typer.Option(min=0.0, max=0.9999, help="> 0: validate and save a moving average of the weights with this decay per step, e.g. 0.999")]
 
 
 def _need_torch() -> None:
@@ -86,6 +87,7 @@ def train_lm_cmd(
     seed: Seed = 1111,
     threads: Threads = 0,
     resume: Resume = False,
+    ema: Ema = 0.0,
     quiet: Quiet = False,
     json_out: JsonOut = False,
 ):
@@ -98,7 +100,7 @@ def train_lm_cmd(
     if valid is not None and not valid.is_file():
         raise UserError(f"validation text not found: {valid}")
     opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
-                          clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet)
+                          clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet, ema=ema)
     best = train_lm(config, LMData(data, valid, vocab_size, batch_size, bptt), opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
 
@@ -135,6 +137,7 @@ def train_kws_cmd(
     seed: Seed = 1111,
     threads: Threads = 0,
     resume: Resume = False,
+    ema: Ema = 0.0,
     quiet: Quiet = False,
     json_out: JsonOut = False,
 ):
@@ -148,7 +151,7 @@ def train_kws_cmd(
                      conv_stride=conv_stride, labels=make_labels(parse_keywords(keywords)), vocab_size=0)
     opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
                           clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
-                          decay_after=2, schedule=schedule)
+                          decay_after=2, schedule=schedule, ema=ema)
     kws_data = KWSData(data, config.labels[2:], valid_speaker, clips_per_epoch, clip_seconds, batch_size,
                        synthetic_voices, synthetic_share, onset_cut, random_eq)
     best = train_kws(config, kws_data, opts)

@@ -13,6 +13,7 @@ import math
 import random
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -43,6 +44,7 @@ class TrainOptions:
     threads: int = 0  # torch intra-op threads; 0: torch's default (all cores)
     resume: bool = False
     quiet: bool = False
+    ema: float = 0.0  # > 0: evaluate and save an exponential moving average of the weights
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adam"):
@@ -51,6 +53,8 @@ class TrainOptions:
             raise UserError("--schedule must be plateau or cosine")
         if self.epochs < 1 or self.lr <= 0 or self.lr_decay < 1 or self.patience < 1:
             raise UserError("--epochs and --patience must be >= 1, --lr > 0, --lr-decay >= 1")
+        if not 0.0 <= self.ema < 1.0:
+            raise UserError("--ema must be in [0, 1), e.g. 0.999")
 
 
 def seed_everything(seed: int, threads: int = 0) -> None:
@@ -64,6 +68,37 @@ def make_optimizer(model: torch.nn.Module, opts: TrainOptions) -> torch.optim.Op
     if opts.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights, updated after every optimizer step.
+
+    Late in training the weights wander around a minimum from batch to batch; their average sits
+    nearer its centre, so it validates, and usually generalises, better than any one step.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    def update(self, *_: Any) -> None:
+        with torch.no_grad():
+            torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - self.decay)
+
+    @contextmanager
+    def applied(self):
+        """Within the block the model holds the averaged weights; the trained ones come back after."""
+        trained = [p.detach().clone() for p in self.params]
+        with torch.no_grad():
+            for p, s in zip(self.params, self.shadow):
+                p.copy_(s)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, t in zip(self.params, trained):
+                    p.copy_(t)
 
 
 def _write_metrics(out: Path, history: list[dict]) -> None:
@@ -91,6 +126,9 @@ def fit(
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     optimizer = make_optimizer(model, opts)
+    average = WeightAverage(model, opts.ema) if opts.ema > 0 else None
+    if average is not None:
+        optimizer.register_step_post_hook(average.update)
     state = {"epoch": 0, "lr": opts.lr, "best": math.inf, "bad_epochs": 0, "history": []}
     if opts.resume and (out / "last.pt").is_file():
         ckpt = load_checkpoint(out / "last.pt")
@@ -98,6 +136,8 @@ def fit(
             raise UserError(f"{out}/last.pt was trained with another config; use a new --out")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if average is not None:
+            average.shadow = [t.clone() for t in ckpt.get("ema", average.shadow)]
         state = json.loads(ckpt["train"])
         log(opts, f"resuming after epoch {state['epoch']} (lr {state['lr']:.4g})")
     deadline = time.monotonic() + opts.max_minutes * 60 if opts.max_minutes > 0 else math.inf
@@ -111,23 +151,26 @@ def fit(
         model.train()
         train_metrics = train_epoch(optimizer, deadline)
         model.eval()
-        with torch.no_grad():
-            val_loss, val_metrics = evaluate()
-        state["epoch"] += 1
-        row = {"epoch": state["epoch"], "lr": state["lr"], **train_metrics, **val_metrics,
-               "seconds": round(time.monotonic() - started, 1)}
-        state["history"].append(row)
-        improved = val_loss < state["best"] - 1e-4
+        with average.applied() if average is not None else nullcontext():  # validate and keep the average
+            with torch.no_grad():
+                val_loss, val_metrics = evaluate()
+            state["epoch"] += 1
+            row = {"epoch": state["epoch"], "lr": state["lr"], **train_metrics, **val_metrics,
+                   "seconds": round(time.monotonic() - started, 1)}
+            state["history"].append(row)
+            improved = val_loss < state["best"] - 1e-4
+            if improved:
+                save_checkpoint(out / "best.pt", model, config, **extra, train=json.dumps(row))
         if improved:
             state["best"], state["bad_epochs"] = val_loss, 0
-            save_checkpoint(out / "best.pt", model, config, **extra, train=json.dumps(row))
         else:
             state["bad_epochs"] += 1
             if opts.schedule == "plateau" and state["bad_epochs"] % opts.decay_after == 0:
                 state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
         log(opts, "epoch " + " ".join(f"{k}={_fmt(v)}" for k, v in row.items())
             + ("  *best" if improved else f"  (lr -> {state['lr']:.4g})"))
-        save_checkpoint(out / "last.pt", model, config, **extra,
+        saved_average = {"ema": average.shadow} if average is not None else {}
+        save_checkpoint(out / "last.pt", model, config, **extra, **saved_average,
                         optimizer=optimizer.state_dict(), train=json.dumps(state))
         _write_metrics(out, state["history"])
         if state["bad_epochs"] >= opts.patience:

@@ -90,3 +90,36 @@ def test_checkpoint_refuses_pickled_code(tmp_path):
     torch.save({"format": 1, "config": "{}", "x": Evil()}, bad)
     with pytest.raises(UserError, match="not an edge-rnn checkpoint"):
         load_checkpoint(bad)
+
+
+def test_weight_average_tracks_steps_and_swaps_back():
+    from edge_rnn.train import WeightAverage
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    average = WeightAverage(model, decay=0.5)
+    optimizer.register_step_post_hook(average.update)
+    expected = [p.detach().clone() for p in model.parameters()]
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(torch.randn(4, 3)).pow(2).sum().backward()
+        optimizer.step()
+        expected = [0.5 * e + 0.5 * p.detach() for e, p in zip(expected, model.parameters())]
+    trained = [p.detach().clone() for p in model.parameters()]
+    with average.applied():
+        for p, e in zip(model.parameters(), expected):
+            torch.testing.assert_close(p.detach(), e)
+    for p, t in zip(model.parameters(), trained):
+        assert torch.equal(p.detach(), t)  # the trained weights are back for the next step
+    assert not torch.allclose(expected[0], trained[0])
+
+
+def test_ema_training_saves_the_average_and_resumes(tmp_path, corpus):
+    tiny_lm_checkpoint(tmp_path, corpus, cell="gru", epochs=1, extra=["--ema", "0.9"])
+    best, last = load_checkpoint(tmp_path / "best.pt"), load_checkpoint(tmp_path / "last.pt")
+    names = [n for n, p in best["model"].items() if n.endswith("weight")]
+    assert len(last["ema"]) > 0
+    assert any(not torch.equal(best["model"][n], last["model"][n]) for n in names)  # best holds the average
+    tiny_lm_checkpoint(tmp_path, corpus, cell="gru", epochs=2, extra=["--ema", "0.9", "--resume"])
+    assert [row["epoch"] for row in json.loads((tmp_path / "metrics.json").read_text())] == [1, 2]
