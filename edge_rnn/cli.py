@@ -128,6 +128,7 @@ def train_kws_cmd(
     synthetic_voices: int = typer.Option(0, min=0, help="mix in words from this many espeak-ng voices (needs espeak-ng)"),
     synthetic_share: float = typer.Option(0.3, min=0.0, max=1.0, help="share of training words that are synthetic"),
     onset_cut: float = typer.Option(0.0, min=0.0, max=0.9, help="half the time, drop up to this fraction of a word's start"),
+    tempo: float = typer.Option(0.0, min=0.0, max=1.0, help="half the time, words up to 1+TEMPO times faster or slower at the same pitch"),
     random_eq: float = typer.Option(0.0, min=0.0, max=40.0, help="add a smooth random curve of up to +-this many dB to each clip's spectrum"),
     optimizer: str = typer.Option("adam", help="sgd or adam"),
     lr: float = typer.Option(3e-3),
@@ -153,7 +154,7 @@ def train_kws_cmd(
                           clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
                           decay_after=2, schedule=schedule, ema=ema)
     kws_data = KWSData(data, config.labels[2:], valid_speaker, clips_per_epoch, clip_seconds, batch_size,
-                       synthetic_voices, synthetic_share, onset_cut, random_eq)
+                       synthetic_voices, synthetic_share, onset_cut, tempo, random_eq)
     best = train_kws(config, kws_data, opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
 

@@ -113,6 +113,33 @@ def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
     return np.interp(np.linspace(0, audio.size - 1, n), np.arange(audio.size), audio).astype(np.float32)
 
 
+def time_stretch(audio: np.ndarray, rate: float, n_fft: int = 256, hop: int = 64) -> np.ndarray:
+    """Phase vocoder: the same word `rate` times faster (duration / rate) at the same pitch and
+    formants. Magnitudes are interpolated between analysis frames; each bin's phase advances by
+    its measured instantaneous frequency, so partials stay continuous."""
+    window = np.hanning(n_fft + 1)[:-1]
+    padded = np.concatenate([np.zeros(n_fft // 2), audio.astype(np.float64), np.zeros(n_fft)])
+    n = 1 + (padded.size - n_fft) // hop
+    spec = np.fft.rfft(padded[np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]] * window, axis=1)
+    steps = np.arange(0, n - 1, rate)
+    steps = steps[steps < n - 1]  # float steps can overshoot the last frame pair
+    i, frac = steps.astype(int), (steps - steps.astype(int))[:, None]
+    magnitude = (1 - frac) * np.abs(spec[i]) + frac * np.abs(spec[i + 1])
+    expected = 2 * np.pi * hop * np.arange(spec.shape[1]) / n_fft
+    deviation = np.angle(spec[i + 1]) - np.angle(spec[i]) - expected
+    deviation -= 2 * np.pi * np.round(deviation / (2 * np.pi))
+    advance = np.cumsum(expected + deviation, axis=0)
+    phase = np.angle(spec[0]) + np.concatenate([np.zeros((1, spec.shape[1])), advance[:-1]])
+    frames = np.fft.irfft(magnitude * np.exp(1j * phase), n_fft, axis=1) * window
+    out = np.zeros(hop * (len(steps) - 1) + n_fft)
+    norm = np.zeros_like(out)
+    for t, frame in enumerate(frames):
+        out[t * hop : t * hop + n_fft] += frame
+        norm[t * hop : t * hop + n_fft] += window ** 2
+    out /= np.maximum(norm, 1e-3)
+    return out[n_fft // 2 : n_fft // 2 + int(round(audio.size / rate))].astype(np.float32)
+
+
 def random_colouring(audio: np.ndarray, rng: np.random.Generator, rate: int = 8000) -> np.ndarray:
     """Another microphone and room: a random spectral tilt, a short random FIR colouring, and
     sometimes a synthetic reverberation tail (exponentially decaying noise, RT60 0.1-0.4 s)."""
@@ -133,8 +160,13 @@ def random_colouring(audio: np.ndarray, rng: np.random.Generator, rate: int = 80
     return audio
 
 
-def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0, rate: int = 8000) -> np.ndarray:
+def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0, rate: int = 8000,
+            tempo: float = 0.0) -> np.ndarray:
     """Speed (and so pitch and formants), microphone and room colouring, a random level.
+
+    tempo > 0: half the time, also make the word up to (1 + tempo) times faster or slower at the
+    same pitch. Speakers differ in how long they hold a word; with speed alone a long word always
+    comes with a low voice, and a model learns "long" as a cue (a slow "two" taken for "zero").
 
     onset_cut > 0: half the time, drop up to that fraction of the word's start. Tightly trimmed
     recordings, or noise over a soft first consonant, lose the "th" of "three" or the "f" of
@@ -142,6 +174,8 @@ def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0,
     """
     if onset_cut > 0 and rng.random() < 0.5:
         audio = audio[int(audio.size * rng.uniform(0, onset_cut)) :]
+    if tempo > 0 and rng.random() < 0.5:
+        audio = time_stretch(audio, float(np.exp(rng.uniform(-1, 1) * np.log1p(tempo))))
     audio = random_colouring(change_speed(audio, rng.uniform(0.8, 1.25)), rng, rate)
     peak = np.max(np.abs(audio)) + 1e-9
     return (audio / peak * 10 ** (rng.uniform(-30, -1) / 20)).astype(np.float32)  # peak in dBFS
@@ -190,6 +224,7 @@ class ClipOptions:
     synthetic: dict[str, list[Utterance]] | None = None  # word -> synthesised utterances
     synthetic_share: float = 0.0  # share of the words taken from `synthetic`
     onset_cut: float = 0.0  # see augment()
+    tempo: float = 0.0  # see augment()
 
 
 def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
@@ -224,7 +259,7 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
     pos = int(rng.integers(0, samples // 4))
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.1, 0.4, 0.35, 0.15]))):
         utt, label = choose_word(words, keyword_ids, pool, rng, options)
-        utt = augment(utt, rng, options.onset_cut, rate)
+        utt = augment(utt, rng, options.onset_cut, rate, options.tempo)
         if pos + utt.size > samples:
             break
         speech[pos : pos + utt.size] += utt

@@ -34,6 +34,7 @@ class KWSData:
     synthetic_voices: int = 0  # espeak-ng speakers mixed into training (0: recordings only)
     synthetic_share: float = 0.3  # share of the words in training clips that are synthetic
     onset_cut: float = 0.0  # drop up to this fraction of a word's start, half the time
+    tempo: float = 0.0  # half the time, words up to (1 + tempo) times faster or slower at the same pitch
     random_eq_db: float = 0.0  # tilt each clip's spectrum by a smooth random curve of up to this many dB
 
 
@@ -104,7 +105,7 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         synthetic = by_word(voices)
         log(opts, f"{len(voices)} synthetic words from {data.synthetic_voices} espeak-ng voices, "
             f"{data.synthetic_share:.0%} of the words in training clips")
-    options = ClipOptions(synthetic, data.synthetic_share, data.onset_cut)
+    options = ClipOptions(synthetic, data.synthetic_share, data.onset_cut, data.tempo)
     model = KeywordSpotter(config)
     model.frontend.random_eq_db = data.random_eq_db
     rate = config.sample_rate

@@ -86,6 +86,30 @@ def test_onset_cut_shortens_some_words_from_the_start():
     assert 0.25 < np.mean([n < shortest for n in cut]) < 0.5  # half are cut, most of those by > 20%
 
 
+@pytest.mark.parametrize("rate", [0.75, 1.35])
+def test_time_stretch_changes_duration_not_pitch(rate):
+    from edge_rnn.kws_data import time_stretch
+
+    t = np.arange(4000) / 8000
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t) * np.minimum(1, 20 * t)).astype(np.float32)
+    out = time_stretch(tone, rate)
+    assert out.size == round(4000 / rate)
+    assert abs(np.argmax(np.abs(np.fft.rfft(out))) * 8000 / out.size - 440) < 5  # same pitch
+    assert abs(np.sqrt(np.mean(out[800:-800] ** 2)) / np.sqrt(np.mean(tone[800:-800] ** 2)) - 1) < 0.15
+
+
+def test_tempo_spreads_durations_beyond_speed_changes():
+    from edge_rnn.kws_data import augment
+
+    rng = np.random.default_rng(6)
+    word = np.sin(np.arange(4000) * 0.2).astype(np.float32)
+    plain = [augment(word, rng).size for _ in range(300)]
+    tempo = [augment(word, rng, tempo=0.35).size for _ in range(300)]
+    fastest = 4000 / 1.25  # speed changes alone never go shorter (reverberation only lengthens)
+    assert min(plain) >= fastest - 1
+    assert sum(n < fastest / 1.15 for n in tempo) >= 3
+
+
 @needs_fsdd
 def test_synthetic_voices_without_espeak_is_one_line_exit_2(tmp_path):
     # a PATH with python but no espeak-ng: training must stop with one clear line
