@@ -78,9 +78,21 @@ def write_metadata(path: Path, contract: Contract, out: Path | None = None) -> N
     for key, value in contract.to_metadata().items():
         model.metadata_props.add(key=key, value=value)
     model.producer_name = "edge-rnn"
+    fix_state_output_sizes(model, contract)
     share_transposed_initializers(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(out or path))
+
+
+def fix_state_output_sizes(model: onnx.ModelProto, contract: Contract) -> None:
+    """The tracer names some state outputs' sizes symbolically (the audio context comes out of a
+    Slice); write the fixed size, as on the matching input, for apps that read the graph's shapes."""
+    sizes = {s.output: s.size for s in contract.states}
+    for output in model.graph.output:
+        if output.name in sizes:
+            dims = output.type.tensor_type.shape.dim
+            if len(dims) == 2 and not dims[1].HasField("dim_value"):
+                dims[1].dim_value = sizes[output.name]
 
 
 def share_transposed_initializers(model: onnx.ModelProto) -> int:

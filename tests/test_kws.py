@@ -55,6 +55,9 @@ def test_crnn_convolution_sees_earlier_frames_through_the_context(tmp_path):
     save_checkpoint(tmp_path / "c.pt", model, config)
     assert export_checkpoint(tmp_path / "c.pt", tmp_path / "q.onnx", "int8")["parity_max_abs_diff"] <= 1e-4
     assert export_checkpoint(tmp_path / "c.pt", tmp_path / "c.onnx", "fp32")["parity_max_abs_diff"] <= 1e-4
+    for name in ("q.onnx", "c.onnx"):  # the context output's size is written out, not left symbolic
+        outputs = {o.name: o for o in onnx.load(str(tmp_path / name)).graph.output}
+        assert outputs["state_context_out"].type.tensor_type.shape.dim[1].dim_value == 440
     session = Session(tmp_path / "c.onnx")  # fp32: int8 quantizes activations per call, so chunks differ slightly
     audio = (np.random.default_rng(0).random((1, 80 * 50), dtype=np.float32) - 0.5) * 0.3
     whole, _ = session.run(audio, session.zero_state())
