@@ -41,11 +41,12 @@ def dct_matrix(n_in: int, n_out: int) -> torch.Tensor:
 
 
 class LogMelFrontEnd(nn.Module):
-    """(batch, samples) audio + (batch, win - hop) context -> (batch, frames, n_mels) features.
+    """(batch, samples) audio + (batch, context_size) context -> (batch, frames, n_mels) features.
 
-    frames = samples / hop + extra_frames. The windowed DFT is a strided Conv1d (exports to one ONNX Conv with
-    a dynamic length), the power spectrum goes through a mel MatMul and a log, then a fixed
-    per-feature normalisation measured on training audio.
+    frames = samples / hop + extra_frames (the frames a CRNN looks back on, recomputed from the
+    context). The windowed DFT is a strided Conv1d (exports to one ONNX Conv with a dynamic
+    length), the power spectrum goes through a mel MatMul and a log, then a fixed per-feature
+    normalisation measured on training audio.
     """
 
     def __init__(self, sample_rate: int, win: int, hop: int, n_mels: int, n_cepstra: int = 0,
@@ -72,7 +73,7 @@ class LogMelFrontEnd(nn.Module):
         return self.win - self.hop + self.extra_frames * self.hop
 
     def forward(self, audio: torch.Tensor, context: torch.Tensor, augment: bool = False):
-        x = torch.cat([context, audio], dim=1)  # (batch, win - hop + samples)
+        x = torch.cat([context, audio], dim=1)  # (batch, context_size + samples)
         new_context = x[:, x.size(1) - self.context_size :]
         spec = F.conv1d(x.unsqueeze(1), self.basis, stride=self.hop)  # (batch, 2*bins, frames)
         re, im = spec[:, : self.n_bins], spec[:, self.n_bins :]
@@ -130,7 +131,7 @@ class TimeFrequencyConv(nn.Module):
     over k frames and a few neighbouring mel channels, strided along the mel axis. Its patterns
     fire wherever a formant sits, so a voice with formants a little higher or lower looks alike."""
 
-    def __init__(self, n_mels: int, channels: int, kernel: list[int], stride: int):
+    def __init__(self, channels: int, kernel: list[int], stride: int):
         super().__init__()
         self.conv = nn.Conv2d(1, channels, tuple(kernel), stride=(1, stride))
 
@@ -147,7 +148,7 @@ class KeywordSpotter(nn.Module):
         self.config = config
         self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels, config.n_cepstra,
                                        config.context_frames)
-        self.conv = (TimeFrequencyConv(config.n_mels, config.conv_channels, config.conv_kernel, config.conv_stride)
+        self.conv = (TimeFrequencyConv(config.conv_channels, config.conv_kernel, config.conv_stride)
                      if config.conv_channels else None)
         self.rnn = RecurrentStack(config.cell, config.n_features, config.hidden, config.dropout)
         self.drop = nn.Dropout(config.dropout)

@@ -160,10 +160,9 @@ def fit(
             state["history"].append(row)
             improved = val_loss < state["best"] - 1e-4
             if improved:
+                state["best"], state["bad_epochs"] = val_loss, 0
                 save_checkpoint(out / "best.pt", model, config, **extra, train=json.dumps(row))
-        if improved:
-            state["best"], state["bad_epochs"] = val_loss, 0
-        else:
+        if not improved:
             state["bad_epochs"] += 1
             if opts.schedule == "plateau" and state["bad_epochs"] % opts.decay_after == 0:
                 state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
