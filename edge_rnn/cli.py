@@ -161,14 +161,19 @@ def train_kws_cmd(
 
 @app.command("export")
 def export_cmd(
-    checkpoint: Path = typer.Argument(..., help="a checkpoint from `edge-rnn train` (best.pt)"),
+    checkpoint: list[Path] = typer.Argument(..., help="a checkpoint from `edge-rnn train` (best.pt); "
+                                            "several keyword spotters make one ensemble model"),
     out: Path = typer.Option(..., help="the .onnx file to write"),
     quantize: Optional[str] = typer.Option(None, help="int8 (int8 weights) or int4 (4-bit MatMul weights, int8 elsewhere)"),
     valid_text: Optional[Path] = typer.Option(None, help="language model: report perplexity on this text"),
     detector: Optional[str] = typer.Option(None, help='keyword spotter: JSON detector defaults, e.g. {"threshold": 0.7}'),
     json_out: JsonOut = False,
 ):
-    """Export a checkpoint to ONNX with explicit states and metadata, checked for parity."""
+    """Export a checkpoint to ONNX with explicit states and metadata, checked for parity.
+
+    Several keyword-spotter checkpoints (same labels, sample rate and hop) export as one model
+    that averages their per-frame probabilities.
+    """
     _need_torch()
     from edge_rnn.export.pipeline import export_checkpoint
 
@@ -190,7 +195,7 @@ def export_cmd(
             assert isinstance(overrides, dict)
         except (ValueError, AssertionError):
             raise UserError(f'--detector must be a JSON object like {{"threshold": 0.7}}, got {detector!r}') from None
-    report = export_checkpoint(checkpoint, out, quantize or "fp32", measure, overrides)
+    report = export_checkpoint(checkpoint[0] if len(checkpoint) == 1 else checkpoint, out, quantize or "fp32", measure, overrides)
     _print_result(report, json_out)
 
 

@@ -16,24 +16,33 @@ from .parity import check_parity
 from .quantize import PRECISIONS, quantize
 
 
-def export_checkpoint(checkpoint: Path, out: Path, precision: str = "fp32",
+def export_checkpoint(checkpoint: Path | list[Path], out: Path, precision: str = "fp32",
                       measure: Callable[[Path], dict] | None = None, detector: dict | None = None) -> dict:
     """Export, write metadata, prove parity (fp32), quantize if asked; rename into place at the end.
 
     `measure(model_path) -> metrics` (e.g. validation perplexity) runs on the fp32 model and,
     when quantizing, on the int8 model too, so the report shows what quantization costs.
     `detector` overrides a keyword spotter's detection defaults stored in the model.
+    Several keyword-spotter checkpoints make one ensemble model (edge_rnn.kws_ensemble) that
+    averages their probabilities; the detector defaults then come from the first.
     Returns a report: sizes, parity error, precision, metrics.
     """
     if precision not in PRECISIONS:
         raise UserError(f"--quantize must be one of {', '.join(PRECISIONS[1:])}, got {precision!r}")
     if out.suffix != ".onnx":
         raise UserError(f"--out must end in .onnx, got {out}")
-    ckpt = load_checkpoint(checkpoint)
-    config = ckpt["config"]
-    model = build_model(config)
-    model.load_state_dict(ckpt["model"])
+    paths = checkpoint if isinstance(checkpoint, list) else [checkpoint]
+    ckpts = [load_checkpoint(p) for p in paths]
+    ckpt = ckpts[0]
+    if len(ckpts) > 1:
+        from edge_rnn.kws_ensemble import load_ensemble
+
+        model = load_ensemble(ckpts)
+    else:
+        model = build_model(ckpt["config"])
+        model.load_state_dict(ckpt["model"])
     model.eval()
+    config = model.config
     extra = {k: ckpt[k] for k in ("vocab", "detector") if k in ckpt}
     if detector:
         if config.task != "kws":
@@ -42,7 +51,7 @@ def export_checkpoint(checkpoint: Path, out: Path, precision: str = "fp32",
         if not set(detector) <= known:
             raise UserError(f"--detector keys must be among {sorted(known)}")
         extra["detector"] = {**extra.get("detector", {}), **detector}
-    report = {"checkpoint": str(checkpoint), "out": str(out), "task": config.task,
+    report = {"checkpoint": ", ".join(map(str, paths)), "out": str(out), "task": config.task,
               "cell": config.cell, "hidden": config.hidden, "precision": precision}
     with tempfile.TemporaryDirectory(prefix="edge-rnn-export-") as tmp:
         fp32 = Path(tmp) / "model.fp32.onnx"

@@ -1,0 +1,86 @@
+"""Several keyword spotters exported as one model that averages their probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from edge_rnn.checkpoint import save_checkpoint
+from edge_rnn.cli import main
+from edge_rnn.config import ModelConfig
+from edge_rnn.export.pipeline import export_checkpoint
+from edge_rnn.kws_data import make_labels
+from edge_rnn.kws_model import KeywordSpotter as TorchSpotter
+from edge_rnn.runtime.session import Session
+
+
+def _member(path, seed, **kw):
+    torch.manual_seed(seed)
+    base = dict(task="kws", cell="gru", hidden=[12, 8], labels=make_labels(["zero", "one"]), n_mels=16)
+    config = ModelConfig(**{**base, **kw})
+    save_checkpoint(path, TorchSpotter(config).eval(), config, detector={"threshold": 0.6})
+    return path
+
+
+@pytest.fixture
+def members(tmp_path):
+    """An MFCC GRU, a CRNN (longer audio context) and a stacked LSTM: different state layouts."""
+    return [_member(tmp_path / "mfcc.pt", 1, n_cepstra=10),
+            _member(tmp_path / "crnn.pt", 2, conv_channels=4, conv_kernel=[5, 6], conv_stride=2),
+            _member(tmp_path / "lstm.pt", 3, cell="lstm", hidden=[10, 6])]
+
+
+def test_ensemble_averages_its_members_and_carries_every_state(tmp_path, members):
+    report = export_checkpoint(members, tmp_path / "ens.onnx", "fp32")
+    assert report["parity_max_abs_diff"] <= 1e-4 and report["cell"] == ["gru", "gru", "lstm"]
+    ens = Session(tmp_path / "ens.onnx")
+    names = [s.input for s in ens.contract.states]
+    assert names == ["state_context", "state_m0_h0", "state_m0_h1", "state_m1_h0", "state_m1_h1",
+                     "state_m2_h0", "state_m2_c0", "state_m2_h1", "state_m2_c1"]
+    assert ens.contract.states[0].size == 120 + 4 * 80  # the longest member context (the CRNN's)
+    assert ens.contract.detector == {"threshold": 0.6} and ens.contract.labels == make_labels(["zero", "one"])
+    singles = []
+    for i, m in enumerate(members):
+        export_checkpoint(m, tmp_path / f"{i}.onnx", "fp32")
+        singles.append(Session(tmp_path / f"{i}.onnx"))
+    audio = (np.random.default_rng(0).random((2, 80 * 60), dtype=np.float32) - 0.5) * 0.3
+    # fed in uneven chunks, states carried: the ensemble equals the mean of its members
+    e_state, s_states = ens.zero_state(2), [s.zero_state(2) for s in singles]
+    got, want = [], []
+    for a, b in [(0, 80), (80, 880), (880, 4800)]:
+        out, e_state = ens.run(audio[:, a:b], e_state)
+        got.append(out)
+        outs = []
+        for k, s in enumerate(singles):
+            o, s_states[k] = s.run(audio[:, a:b], s_states[k])
+            outs.append(o)
+        want.append(np.mean(outs, axis=0))
+    np.testing.assert_allclose(np.concatenate(got, 1), np.concatenate(want, 1), atol=1e-5)
+    whole, _ = ens.run(audio, ens.zero_state(2))
+    np.testing.assert_allclose(whole, np.concatenate(got, 1), atol=1e-5)
+
+
+def test_ensemble_int8_quantizes_every_member(tmp_path, members):
+    export_checkpoint(members, tmp_path / "q.onnx", "int8")
+    model = onnx.load(str(tmp_path / "q.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("DynamicQuantizeLSTM") == 2 and "LSTM" not in ops  # one per layer of the LSTM member
+    gru_int8 = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8 and "_int8" in t.name]
+    assert len(gru_int8) == 8  # W and R of both layers of both GRU members
+    session = Session(tmp_path / "q.onnx")
+    out, _ = session.run(np.zeros((1, 800), np.float32), session.zero_state())
+    assert out.shape == (1, 10, 4) and np.allclose(out.sum(-1), 1, atol=1e-4)
+
+
+def test_ensemble_refuses_what_cannot_be_averaged(tmp_path, members, lm_checkpoint, capsys):
+    other = _member(tmp_path / "other.pt", 4, labels=make_labels(["zero", "two"]))
+    out = tmp_path / "e.onnx"
+    cases = [([members[0], other], "labels"), ([members[0], lm_checkpoint], "only keyword spotters"),
+             ([members[0], tmp_path / "missing.pt"], "not found")]
+    for paths, message in cases:
+        code = main(["export", *map(str, paths), "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and err.count("\n") == 1, err
+        assert not out.exists()
