@@ -1,7 +1,7 @@
 """Side-by-side benchmark in one run: PyTorch eager and TorchScript against the edge-rnn
 runtime (fp32 and int8) for the same trained model, plus everything `edge-rnn bench` measures.
 
-    python benchmarks/compare.py --checkpoint runs/ptb/best.pt --kws-model fsdd-kws --write BENCHMARKS.md
+    python benchmarks/compare.py --checkpoint runs/ptb/best.pt --write BENCHMARKS.md
 
 Needs edge-rnn[train] (torch, onnx). One thread unless a row says otherwise.
 """
@@ -62,14 +62,16 @@ def torchscript_step_seconds(model: torch.nn.Module, vocab_size: int) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", type=Path, required=True, help="language-model checkpoint (best.pt)")
-    ap.add_argument("--kws-model", default="fsdd-kws", help="keyword-spotting .onnx or bundled name")
+    ap.add_argument("--kws-model", action="append", help="keyword-spotting .onnx or bundled name; may repeat "
+                    "(default: fsdd-kws and fsdd-kws-small)")
     ap.add_argument("--valid-text", type=Path, help="also measure each weight format's perplexity on this text")
     ap.add_argument("--write", type=Path, help="write the results into this Markdown file")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
     steps = ["export", "pytorch eager", "torchscript", "fp32 runtime", "runtime bench"]
-    bar = Progress(len(steps) + 5, "compare")
+    kws = {name: resolve_model(name, "fsdd-kws") for name in args.kws_model or ["fsdd-kws", "fsdd-kws-small"]}
+    bar = Progress(len(steps) + 4 + len(kws), "compare")
     ckpt = load_checkpoint(args.checkpoint)
     model = build_model(ckpt["config"])
     model.load_state_dict(ckpt["model"])
@@ -89,7 +91,7 @@ def main() -> int:
             print(f"TorchScript failed: {type(e).__name__}: {e}", file=sys.stderr)
         bar.update(1, "fp32 runtime")
         fp32_rows = lm_rows(fp32, 1)
-        result = run_runtime_bench(int8, resolve_model(args.kws_model, "fsdd-kws"),
+        result = run_runtime_bench(int8, kws,
                                    progress=lambda label: bar.update(1, label))
         result["files"]["lm_fp32_bytes"] = fp32.stat().st_size
         result["formats"] = {p: format_row(path, args.valid_text) for p, path in paths.items()}

@@ -33,8 +33,11 @@ def runtime_table(r: dict, torch_rows: dict | None = None, fp32_rows: dict | Non
     if "streams256_tokens_per_s" in two:
         rows.append(("256 streams batched, 2 threads", f"{two['streams256_tokens_per_s']:,.0f} tokens/s",
                      f"{two['streams256_tokens_per_s'] / lm['streams256_tokens_per_s']:.2f}x one thread"))
-    for key, value in r.get("kws", {}).items():
-        rows.append((f"keyword spotting real-time factor, {key[4:]} chunks", f"{value:.5f}", "front end included"))
+    for name, kws in r.get("kws", {}).items():
+        for key, value in kws.items():
+            if key.startswith("rtf_"):
+                rows.append((f"{name}: keyword spotting real-time factor, {key[4:]} chunks", f"{value:.5f}",
+                             "front end included"))
     p = r["process"]
     rows += [
         ("peak RSS, runtime-only process with the LM", f"{p['peak_rss_mb']:.1f} MB",
@@ -43,8 +46,8 @@ def runtime_table(r: dict, torch_rows: dict | None = None, fp32_rows: dict | Non
         ("LM file (int8)", f"{r['files']['lm_bytes'] / 1e6:.2f} MB",
          f"{r['files']['lm_bytes'] / r['files']['lm_fp32_bytes']:.3f}x fp32" if "lm_fp32_bytes" in r["files"] else ""),
     ]
-    if "kws_bytes" in r["files"]:
-        rows.append(("KWS file", f"{r['files']['kws_bytes'] / 1e3:.0f} KB", ""))
+    for name, kws in r.get("kws", {}).items():
+        rows.append((f"{name}: file", f"{kws['bytes'] / 1e3:.0f} KB", ""))
     rows += [
         ("floor: weights read per step", f"{f['weight_bytes_per_step'] / 1e6:.2f} MB",
          f"at {f['read_bandwidth_Bps'] / 1e9:.1f} GB/s (DRAM {f['dram_bandwidth_Bps'] / 1e9:.1f} GB/s)"),

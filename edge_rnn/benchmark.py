@@ -210,8 +210,8 @@ def floor_rows(lm_path: Path) -> dict:
     return out
 
 
-def run_runtime_bench(lm_path: Path, kws_path: Path | None, progress=None) -> dict:
-    """Everything the runtime alone can measure, in one run."""
+def run_runtime_bench(lm_path: Path, kws_models: dict[str, Path], progress=None) -> dict:
+    """Everything the runtime alone can measure, in one run. `kws_models`: name -> keyword spotter."""
     tick = progress or (lambda label: None)
     result = {"machine": machine()}
     tick("floor")
@@ -224,13 +224,12 @@ def run_runtime_bench(lm_path: Path, kws_path: Path | None, progress=None) -> di
     result["lm"] = lm_rows(lm_path, 1)
     tick("lm, 2 threads")
     result["lm_2threads"] = {k: v for k, v in lm_rows(lm_path, 2).items() if k.startswith("streams")}
-    if kws_path is not None:
-        tick("keyword spotting")
-        result["kws"] = kws_rows(kws_path)
+    result["kws"] = {}
+    for name, path in kws_models.items():
+        tick(f"keyword spotting ({name})")
+        result["kws"][name] = {**kws_rows(path), "bytes": path.stat().st_size}
     tick("runtime process")
     result["process"] = runtime_process(lm_path)
     result["process"]["load_s"] = load_seconds(lm_path)
     result["files"] = {"lm_bytes": lm_path.stat().st_size}
-    if kws_path is not None:
-        result["files"]["kws_bytes"] = kws_path.stat().st_size
     return result

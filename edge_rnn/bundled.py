@@ -7,7 +7,8 @@ from pathlib import Path
 
 from edge_rnn.runtime.errors import UserError
 
-BUNDLED = {"ptb-lm": "ptb-lm.int8.onnx", "fsdd-kws": "fsdd-kws.int8.onnx"}
+BUNDLED = {"ptb-lm": "ptb-lm.int8.onnx", "fsdd-kws": "fsdd-kws.int8.onnx",
+           "fsdd-kws-small": "fsdd-kws-small.int8.onnx"}  # -small: one of fsdd-kws's three members
 DEFAULT_FOR_TASK = {"lm": "ptb-lm", "kws": "fsdd-kws"}
 
 

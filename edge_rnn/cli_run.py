@@ -132,8 +132,8 @@ def bench_cmd(
 
     steps = ["floor", "lm, 1 thread", "lm, 2 threads", "keyword spotting", "runtime process"]
     bar = Progress(len(steps), "bench", enabled=not quiet)
-    result = run_runtime_bench(resolve_model(model, "ptb-lm"), resolve_model(kws_model, "fsdd-kws"),
-                               progress=lambda label: bar.update(1, label))
+    kws = {kws_model or "fsdd-kws": resolve_model(kws_model, "fsdd-kws")}
+    result = run_runtime_bench(resolve_model(model, "ptb-lm"), kws, progress=lambda label: bar.update(1, label))
     bar.close()
     if json_out:
         print(json.dumps(result))
