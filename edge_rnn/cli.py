@@ -130,6 +130,8 @@ def train_kws_cmd(
     onset_cut: float = typer.Option(0.0, min=0.0, max=0.9, help="half the time, drop up to this fraction of a word's start"),
     tempo: float = typer.Option(0.0, min=0.0, max=1.0, help="half the time, words up to 1+TEMPO times faster or slower at the same pitch"),
     random_eq: float = typer.Option(0.0, min=0.0, max=40.0, help="add a smooth random curve of up to +-this many dB to each clip's spectrum"),
+    teacher: Optional[list[Path]] = typer.Option(None, help="distil from this keyword-spotter checkpoint (repeat for several: their probabilities are averaged)"),
+    distill: float = typer.Option(0.5, min=0.0, max=1.0, help="with --teacher: weight of the teachers' soft targets in the loss"),
     optimizer: str = typer.Option("adam", help="sgd or adam"),
     lr: float = typer.Option(3e-3),
     clip: float = typer.Option(1.0, help="gradient-norm clipping (0: off)"),
@@ -154,7 +156,7 @@ def train_kws_cmd(
                           clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
                           decay_after=2, schedule=schedule, ema=ema)
     kws_data = KWSData(data, config.labels[2:], valid_speaker, clips_per_epoch, clip_seconds, batch_size,
-                       synthetic_voices, synthetic_share, onset_cut, tempo, random_eq)
+                       synthetic_voices, synthetic_share, onset_cut, tempo, random_eq, tuple(teacher or ()), distill)
     best = train_kws(config, kws_data, opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
 

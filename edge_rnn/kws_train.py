@@ -36,6 +36,42 @@ class KWSData:
     onset_cut: float = 0.0  # drop up to this fraction of a word's start, half the time
     tempo: float = 0.0  # half the time, words up to (1 + tempo) times faster or slower at the same pitch
     random_eq_db: float = 0.0  # tilt each clip's spectrum by a smooth random curve of up to this many dB
+    teachers: tuple[Path, ...] = ()  # distil from these checkpoints (their averaged probabilities)
+    distill: float = 0.5  # weight of the teachers' soft targets in the loss (with teachers)
+
+
+def load_teacher(paths: tuple[Path, ...], config: ModelConfig):
+    """The teachers as one frozen model whose `scores` are their averaged probabilities."""
+    from edge_rnn.checkpoint import load_checkpoint
+    from edge_rnn.kws_ensemble import load_ensemble
+
+    ckpts = [load_checkpoint(p) for p in paths]
+    for path, ckpt in zip(paths, ckpts):
+        c = ckpt["config"]
+        if c.task != "kws" or (c.labels, c.sample_rate, c.hop) != (config.labels, config.sample_rate, config.hop):
+            raise UserError(f"teacher {path} must be a keyword spotter with the same labels, sample rate "
+                            f"and hop as the model being trained ({', '.join(config.labels[2:])})")
+    if len(ckpts) > 1:
+        teacher = load_ensemble(ckpts)
+    else:
+        teacher = KeywordSpotter(ckpts[0]["config"])
+        teacher.load_state_dict(ckpts[0]["model"])
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher.eval()
+
+
+def kws_loss(logits: torch.Tensor, labels: torch.Tensor, teacher_probs: torch.Tensor | None,
+             distill: float) -> torch.Tensor:
+    """Per-frame cross-entropy on the labelled frames; with a teacher, mixed with the cross-entropy
+    against the teacher's probabilities on every frame (word onsets included: the teacher knows
+    how sure to be there)."""
+    if teacher_probs is None or distill < 1:
+        hard = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE)
+        if teacher_probs is None:
+            return hard
+    soft = -(teacher_probs * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+    return soft if distill >= 1 else (1 - distill) * hard + distill * soft
 
 
 def split_speakers(utts: list[Utterance], valid_speaker: str):
@@ -106,6 +142,9 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         log(opts, f"{len(voices)} synthetic words from {data.synthetic_voices} espeak-ng voices, "
             f"{data.synthetic_share:.0%} of the words in training clips")
     options = ClipOptions(synthetic, data.synthetic_share, data.onset_cut, data.tempo)
+    teacher = load_teacher(data.teachers, config) if data.teachers else None
+    if teacher is not None:
+        log(opts, f"distilling from {len(data.teachers)} teacher(s), soft-target weight {data.distill}")
     model = KeywordSpotter(config)
     model.frontend.random_eq_db = data.random_eq_db
     rate = config.sample_rate
@@ -120,7 +159,11 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         for _ in range(batches):
             x, y = make_batch(train_utts, keyword_ids, data.batch_size, samples, config.hop, rng, options, rate)
             logits, _ = model(x, model.init_state(x.size(0)))
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
+            target = None
+            if teacher is not None:
+                with torch.no_grad():
+                    target = teacher.scores(x, teacher.init_state(x.size(0)))[0]
+            loss = kws_loss(logits, y, target, data.distill)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if opts.clip > 0:

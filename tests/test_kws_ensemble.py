@@ -84,3 +84,64 @@ def test_ensemble_refuses_what_cannot_be_averaged(tmp_path, members, lm_checkpoi
         err = capsys.readouterr().err
         assert code == 2 and message in err and err.count("\n") == 1, err
         assert not out.exists()
+
+
+def test_distillation_loss_mixes_hard_and_soft_targets():
+    from edge_rnn.kws_data import IGNORE
+    from edge_rnn.kws_train import kws_loss
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 6, 4, generator=gen)
+    labels = torch.tensor([[0, 0, IGNORE, 2, 2, 0], [1, IGNORE, 3, 3, 0, 0]])
+    teacher = torch.softmax(torch.randn(2, 6, 4, generator=gen), -1)
+    hard = torch.nn.functional.cross_entropy(logits.reshape(-1, 4), labels.reshape(-1), ignore_index=IGNORE)
+    soft = -(teacher * torch.log_softmax(logits, -1)).sum(-1).mean()
+    torch.testing.assert_close(kws_loss(logits, labels, None, 0.5), hard)
+    torch.testing.assert_close(kws_loss(logits, labels, teacher, 0.0), hard)
+    torch.testing.assert_close(kws_loss(logits, labels, teacher, 0.3), 0.7 * hard + 0.3 * soft)
+    # the soft part covers the ignored onset frames too, and is least where the student copies the teacher
+    assert kws_loss(logits, torch.full_like(labels, IGNORE), teacher, 1.0) == kws_loss(logits, labels, teacher, 1.0)
+    assert kws_loss(teacher.log(), labels, teacher, 1.0) < kws_loss(logits, labels, teacher, 1.0)
+
+
+def test_distilled_student_is_closer_to_its_teacher(tmp_path, kws_checkpoint):
+    """A student trained on the teacher's probabilities ends nearer to them than the same student
+    trained on the labels alone (same seed, data and steps)."""
+    from conftest import fsdd_subset
+    from edge_rnn.checkpoint import load_checkpoint
+    from edge_rnn.kws_data import load_utterances
+    from edge_rnn.kws_train import load_teacher, make_batch
+
+    data = fsdd_subset(tmp_path / "data")
+    args = ["train", "kws", "--data", str(data), "--keywords", "zero,one", "--valid-speaker", "jackson",
+            "--hidden", "12", "--epochs", "2", "--clips-per-epoch", "96", "--clip-seconds", "2", "--quiet",
+            "--threads", "1", "--seed", "3"]
+    for name, extra in (("plain", []), ("student", ["--teacher", str(kws_checkpoint), "--distill", "1"])):
+        assert main(args + ["--out", str(tmp_path / name)] + extra) == 0
+    teacher = load_teacher((kws_checkpoint,), load_checkpoint(kws_checkpoint)["config"])
+    utts = load_utterances(data, 8000)
+    x, _ = make_batch(utts, {"zero": 2, "one": 3}, 24, 16000, 80, np.random.default_rng(5))
+    with torch.no_grad():
+        target = teacher.scores(x, teacher.init_state(24))[0]
+        gaps = {}
+        for name in ("plain", "student"):
+            ckpt = load_checkpoint(tmp_path / name / "best.pt")
+            model = TorchSpotter(ckpt["config"])
+            model.load_state_dict(ckpt["model"])
+            model.eval()
+            logp = torch.log_softmax(model(x, model.init_state(24))[0], -1)
+            gaps[name] = float((target * (target.clamp_min(1e-9).log() - logp)).sum(-1).mean())  # KL
+    assert gaps["student"] < 0.8 * gaps["plain"], gaps
+
+
+def test_teacher_must_match_the_student(tmp_path, kws_checkpoint, lm_checkpoint, capsys):
+    from conftest import fsdd_subset
+
+    data = fsdd_subset(tmp_path / "data")
+    base = ["train", "kws", "--data", str(data), "--valid-speaker", "jackson", "--hidden", "8", "--epochs", "1",
+            "--clips-per-epoch", "8", "--clip-seconds", "1", "--quiet", "--threads", "1", "--out", str(tmp_path / "o")]
+    for keywords, teacher in (("zero,two", kws_checkpoint), ("zero,one", lm_checkpoint)):
+        assert main(base + ["--keywords", keywords, "--teacher", str(teacher)]) == 2
+        err = capsys.readouterr().err
+        assert "same labels" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o" / "best.pt").exists()
