@@ -62,7 +62,7 @@ def export_checkpoint(checkpoint: Path | list[Path], out: Path, precision: str =
         final = fp32
         if precision != "fp32":
             final = Path(tmp) / f"model.{precision}.onnx"
-            quantize(fp32, final, precision)
+            quantize(fp32, final, precision, weight_only=config.task == "kws")
             write_metadata(final, make_contract(config, precision, extra))
             report[f"{precision}_bytes"] = final.stat().st_size
             report["size_ratio"] = round(final.stat().st_size / report["fp32_bytes"], 4)

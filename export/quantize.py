@@ -1,10 +1,17 @@
 """int8 weights for every cell type.
 
-- onnxruntime dynamic quantization: MatMul/Gemm weights (output projection, classifier), the
-  embedding Gather and LSTM (DynamicQuantizeLSTM) become int8 with int8 arithmetic.
+Language models:
+- onnxruntime dynamic quantization: MatMul/Gemm weights (output projection), the embedding
+  Gather and LSTM (DynamicQuantizeLSTM) become int8 with int8 arithmetic.
 - GRU and RNN: onnxruntime has no quantized kernel for them, so their W and R weights are
   stored as int8 with per-row scales and a DequantizeLinear in front (weight-only int8: the
   file holds int8 values, arithmetic stays float32).
+
+Keyword spotters (`weight_only=True`): every recurrent (GRU, RNN and LSTM) and MatMul weight is
+weight-only int8. Dynamic quantization picks each call's activation scale from the chunk it is
+given, so a spotter's scores would depend (slightly) on how the audio was chunked; weight-only
+int8 keeps them identical for any chunking, and these models are small enough that float
+arithmetic costs little.
 - The audio front end (DFT conv, mel MatMul) stays float32: the power spectrum spans too many
   decades for 8-bit activations.
 - int4: as int8, but MatMul weights (the big output projection) become 4-bit blocks
@@ -24,9 +31,16 @@ PRECISIONS = ("fp32", "int8", "int4")
 _FRONTEND = "/frontend/"
 
 
-def quantize(src: Path, dst: Path, precision: str) -> None:
+def quantize(src: Path, dst: Path, precision: str, weight_only: bool = False) -> None:
     """Write the int8 or int4 model of `src` to `dst` (metadata is set by the caller)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    if weight_only and precision == "int8":
+        model = onnx.load(str(src))
+        quantize_recurrent_weights(model.graph, ("GRU", "RNN", "LSTM"))
+        quantize_matmul_weights(model.graph)
+        onnx.save(model, str(dst))
+        return
 
     if precision == "int4":
         from onnxruntime.quantization import matmul_nbits_quantizer  # noqa: F401 (sets up logging on import)
@@ -62,28 +76,44 @@ def _matmul_4bit(src: Path, dst: Path, exclude: list[str]) -> None:
     onnx.save(quantizer.model.model, str(dst))
 
 
-def quantize_recurrent_weights(graph: onnx.GraphProto) -> int:
-    """Store the W and R weights of GRU/RNN nodes as int8 + DequantizeLinear. Returns how many."""
+def quantize_recurrent_weights(graph: onnx.GraphProto, ops: tuple[str, ...] = ("GRU", "RNN")) -> int:
+    """Store the W and R weights of `ops` nodes as int8 + DequantizeLinear. Returns how many."""
+    slots = [(node, slot, 1) for node in graph.node if node.op_type in ops
+             for slot in (1, 2)]  # W, R: (directions, gates * hidden, in): one scale per row
+    return _store_int8(graph, slots)
+
+
+def quantize_matmul_weights(graph: onnx.GraphProto) -> int:
+    """Store the constant (in, out) weight of every MatMul outside the front end as int8 +
+    DequantizeLinear, one scale per output column. Returns how many."""
+    slots = [(node, 1, 1) for node in graph.node if node.op_type == "MatMul" and _FRONTEND not in node.name]
+    return _store_int8(graph, slots)
+
+
+def _store_int8(graph: onnx.GraphProto, slots: list[tuple[onnx.NodeProto, int, int]]) -> int:
+    """Replace each (node, input slot, channel axis) initializer by symmetric int8 values with a
+    scale per index of that axis, dequantized in the graph (folded at load by our Session)."""
     inits = {t.name: t for t in graph.initializer}
-    new_nodes, count = [], 0
-    for node in graph.node:
-        if node.op_type in ("GRU", "RNN"):
-            for slot in (1, 2):  # W, R: (directions, gates * hidden, in)
-                name = node.input[slot]
-                if name not in inits:
-                    continue
-                weight = numpy_helper.to_array(inits[name]).astype(np.float32)
-                scale = np.maximum(np.abs(weight).max(axis=(0, 2)), 1e-12) / 127.0  # per row
-                q = np.clip(np.round(weight / scale[None, :, None]), -127, 127).astype(np.int8)
-                graph.initializer.remove(inits[name])
-                graph.initializer.extend([numpy_helper.from_array(q, name + "_int8"),
-                                          numpy_helper.from_array(scale.astype(np.float32), name + "_scale"),
-                                          numpy_helper.from_array(np.zeros_like(scale, np.int8), name + "_zero")])
-                new_nodes.append(helper.make_node("DequantizeLinear", [name + "_int8", name + "_scale", name + "_zero"],
-                                                  [name], name=name + "_dequantize", axis=1))
-                count += 1
+    new_nodes, done = [], set()
+    for node, slot, axis in slots:
+        name = node.input[slot] if slot < len(node.input) else ""
+        if name not in inits or name in done:
+            continue
+        weight = numpy_helper.to_array(inits[name]).astype(np.float32)
+        others = tuple(i for i in range(weight.ndim) if i != axis)
+        scale = np.maximum(np.abs(weight).max(axis=others), 1e-12) / 127.0
+        shape = [1] * weight.ndim
+        shape[axis] = -1
+        q = np.clip(np.round(weight / scale.reshape(shape)), -127, 127).astype(np.int8)
+        graph.initializer.remove(inits[name])
+        graph.initializer.extend([numpy_helper.from_array(q, name + "_int8"),
+                                  numpy_helper.from_array(scale.astype(np.float32), name + "_scale"),
+                                  numpy_helper.from_array(np.zeros_like(scale, np.int8), name + "_zero")])
+        new_nodes.append(helper.make_node("DequantizeLinear", [name + "_int8", name + "_scale", name + "_zero"],
+                                          [name], name=name + "_dequantize", axis=axis))
+        done.add(name)
     if new_nodes:
         nodes = new_nodes + list(graph.node)  # dequantizers first keeps the graph topologically sorted
         del graph.node[:]
         graph.node.extend(nodes)
-    return count
+    return len(done)

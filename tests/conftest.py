@@ -104,3 +104,12 @@ def kws_onnx(tmp_path_factory, kws_checkpoint) -> Path:
     out = tmp_path_factory.mktemp("kws_onnx") / "kws.onnx"
     export_checkpoint(kws_checkpoint, out, "fp32")
     return out
+
+
+@pytest.fixture(scope="session")
+def kws_int8(tmp_path_factory, kws_checkpoint) -> Path:
+    from edge_rnn.export.pipeline import export_checkpoint
+
+    out = tmp_path_factory.mktemp("kws_int8") / "kws.int8.onnx"
+    export_checkpoint(kws_checkpoint, out, "int8")
+    return out

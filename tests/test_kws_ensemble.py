@@ -66,9 +66,9 @@ def test_ensemble_int8_quantizes_every_member(tmp_path, members):
     export_checkpoint(members, tmp_path / "q.onnx", "int8")
     model = onnx.load(str(tmp_path / "q.onnx"))
     ops = [n.op_type for n in model.graph.node]
-    assert ops.count("DynamicQuantizeLSTM") == 2 and "LSTM" not in ops  # one per layer of the LSTM member
-    gru_int8 = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8 and "_int8" in t.name]
-    assert len(gru_int8) == 8  # W and R of both layers of both GRU members
+    assert ops.count("LSTM") == 2 and ops.count("GRU") == 4 and not any("Dynamic" in op for op in ops)
+    int8 = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8 and "_int8" in t.name]
+    assert len(int8) == 3 * 5  # W and R of both layers and the classifier, in each member
     session = Session(tmp_path / "q.onnx")
     out, _ = session.run(np.zeros((1, 800), np.float32), session.zero_state())
     assert out.shape == (1, 10, 4) and np.allclose(out.sum(-1), 1, atol=1e-4)
