@@ -186,8 +186,12 @@ def export_cmd(
 
         if not valid_text.is_file():
             raise UserError(f"text file not found: {valid_text}")
-        measure = lambda path: {k: v for k, v in evaluate_text(Session(path, "lm"), valid_text).items()
-                                if k in ("perplexity", "top1_accuracy", "tokens")}
+        def measure(path: Path) -> dict:
+            session = Session(path)
+            if session.contract.task != "lm":
+                raise UserError("--valid-text applies to language models; this checkpoint is a keyword spotter")
+            return {k: v for k, v in evaluate_text(session, valid_text).items()
+                    if k in ("perplexity", "top1_accuracy", "tokens")}
     overrides = None
     if detector is not None:
         import json

@@ -84,6 +84,11 @@ def test_ensemble_refuses_what_cannot_be_averaged(tmp_path, members, lm_checkpoi
         err = capsys.readouterr().err
         assert code == 2 and message in err and err.count("\n") == 1, err
         assert not out.exists()
+    text = tmp_path / "valid.txt"
+    text.write_text("the cat sees a dog\n", encoding="utf-8")
+    assert main(["export", str(members[0]), "--out", str(out), "--valid-text", str(text)]) == 2
+    err = capsys.readouterr().err
+    assert "--valid-text applies to language models" in err and err.count("\n") == 1 and not out.exists()
 
 
 def test_distillation_loss_mixes_hard_and_soft_targets():
