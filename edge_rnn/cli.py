@@ -201,7 +201,7 @@ def export_cmd(
             assert isinstance(overrides, dict)
         except (ValueError, AssertionError):
             raise UserError(f'--detector must be a JSON object like {{"threshold": 0.7}}, got {detector!r}') from None
-    report = export_checkpoint(checkpoint[0] if len(checkpoint) == 1 else checkpoint, out, quantize or "fp32", measure, overrides)
+    report = export_checkpoint(checkpoint, out, quantize or "fp32", measure, overrides)
     _print_result(report, json_out)
 
 

@@ -29,8 +29,6 @@ class EnsembleConfig:
     members: list[ModelConfig]
 
     def __post_init__(self) -> None:
-        if len(self.members) < 2:
-            raise UserError("an ensemble needs at least two keyword-spotter checkpoints")
         if any(m.task != "kws" for m in self.members):
             raise UserError("only keyword spotters can be exported as an ensemble; "
                             "give one checkpoint for a language model")

@@ -51,11 +51,7 @@ def load_teacher(paths: tuple[Path, ...], config: ModelConfig):
         if c.task != "kws" or (c.labels, c.sample_rate, c.hop) != (config.labels, config.sample_rate, config.hop):
             raise UserError(f"teacher {path} must be a keyword spotter with the same labels, sample rate "
                             f"and hop as the model being trained ({', '.join(config.labels[2:])})")
-    if len(ckpts) > 1:
-        teacher = load_ensemble(ckpts)
-    else:
-        teacher = KeywordSpotter(ckpts[0]["config"])
-        teacher.load_state_dict(ckpts[0]["model"])
+    teacher = load_ensemble(ckpts)  # of one, or more: the mean of their probabilities
     for p in teacher.parameters():
         p.requires_grad_(False)
     return teacher.eval()

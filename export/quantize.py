@@ -6,16 +6,17 @@ Language models:
 - GRU and RNN: onnxruntime has no quantized kernel for them, so their W and R weights are
   stored as int8 with per-row scales and a DequantizeLinear in front (weight-only int8: the
   file holds int8 values, arithmetic stays float32).
+- int4: as int8, but MatMul weights (the big output projection) become 4-bit blocks
+  (onnxruntime's MatMulNBits, block 32, int8 arithmetic): half the bytes a step reads.
 
 Keyword spotters (`weight_only=True`): every recurrent (GRU, RNN and LSTM) and MatMul weight is
 weight-only int8. Dynamic quantization picks each call's activation scale from the chunk it is
 given, so a spotter's scores would depend (slightly) on how the audio was chunked; weight-only
 int8 keeps them identical for any chunking, and these models are small enough that float
 arithmetic costs little.
-- The audio front end (DFT conv, mel MatMul) stays float32: the power spectrum spans too many
-  decades for 8-bit activations.
-- int4: as int8, but MatMul weights (the big output projection) become 4-bit blocks
-  (onnxruntime's MatMulNBits, block 32, int8 arithmetic): half the bytes a step reads.
+
+Both: the audio front end (DFT conv, mel MatMul) stays float32: the power spectrum spans too many
+decades for 8-bit activations.
 """
 
 from __future__ import annotations
@@ -33,14 +34,13 @@ _FRONTEND = "/frontend/"
 
 def quantize(src: Path, dst: Path, precision: str, weight_only: bool = False) -> None:
     """Write the int8 or int4 model of `src` to `dst` (metadata is set by the caller)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     if weight_only and precision == "int8":
         model = onnx.load(str(src))
         quantize_recurrent_weights(model.graph, ("GRU", "RNN", "LSTM"))
         quantize_matmul_weights(model.graph)
         onnx.save(model, str(dst))
         return
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     if precision == "int4":
         from onnxruntime.quantization import matmul_nbits_quantizer  # noqa: F401 (sets up logging on import)
