@@ -66,7 +66,9 @@ class LogMelFrontEnd(nn.Module):
         self.register_buffer("mean", torch.zeros(n_out))
         self.register_buffer("std", torch.ones(n_out))
         self.n_bins = n_bins
-        self.random_eq_db = 0.0  # training only: see random_eq(); set by the trainer, not saved
+        # training only, set by the trainer and not saved: see random_eq() and spec_augment()
+        self.random_eq_db = 0.0
+        self.freq_mask, self.time_mask = 4, 0
 
     @property
     def context_size(self) -> int:
@@ -82,7 +84,7 @@ class LogMelFrontEnd(nn.Module):
         if augment:  # training only, before the DCT so that it acts on mel channels
             if self.random_eq_db > 0:
                 feats = random_eq(feats, self.random_eq_db)
-            feats = spec_augment(mel_warp(feats), fill=feats.mean())
+            feats = spec_augment(mel_warp(feats), feats.mean(), width=self.freq_mask, frames=self.time_mask)
         if self.dct.numel():
             feats = torch.matmul(feats, self.dct)  # (batch, frames, cepstra)
         return (feats - self.mean) / self.std, new_context
@@ -113,16 +115,26 @@ def mel_warp(feats: torch.Tensor, max_warp: float = 0.1) -> torch.Tensor:
     return feats.gather(2, lo) * (1 - w) + feats.gather(2, hi) * w
 
 
-def spec_augment(feats: torch.Tensor, fill: torch.Tensor, bands: int = 2, width: int = 4) -> torch.Tensor:
+def spec_augment(feats: torch.Tensor, fill: torch.Tensor, bands: int = 2, width: int = 4,
+                 frames: int = 0) -> torch.Tensor:
     """Training only: set `bands` random bands of up to `width` mel channels per example to
-    `fill` (the average log energy), so that no single band decides."""
-    batch, _, n_mels = feats.shape
+    `fill` (the average log energy), so that no single band decides; with `frames` > 0, also one
+    stretch of up to `frames` frames per second of audio (100 frames), so that no single moment
+    of a word decides either."""
+    batch, n_frames, n_mels = feats.shape
     channel = torch.arange(n_mels, device=feats.device)
     mask = torch.ones(batch, 1, n_mels, device=feats.device)
     for _ in range(bands):
         start = torch.randint(0, n_mels, (batch, 1, 1), device=feats.device)
         size = torch.randint(0, width + 1, (batch, 1, 1), device=feats.device)
         mask = mask * ~((channel >= start) & (channel < start + size))
+    mask = mask.expand(batch, n_frames, n_mels)
+    if frames > 0:
+        step = torch.arange(n_frames, device=feats.device)[None, :, None]
+        for _ in range(max(1, n_frames // 100)):
+            start = torch.randint(0, n_frames, (batch, 1, 1), device=feats.device)
+            size = torch.randint(0, frames + 1, (batch, 1, 1), device=feats.device)
+            mask = mask * ~((step >= start) & (step < start + size))
     return feats * mask + fill * (1 - mask)
 
 

@@ -234,3 +234,20 @@ def test_random_eq_is_a_bounded_smooth_curve_per_example():
     assert db.abs().max() <= 6.0 + 1e-4 and db.abs().amax(dim=(1, 2)).median() > 1.0
     assert (db[:, 0, 1:] - db[:, 0, :-1]).abs().max() < 1.5  # smooth across neighbouring mels
     assert not torch.allclose(shift[0], shift[1])  # each example its own microphone
+
+
+def test_spec_augment_masks_bands_and_stretches_of_time():
+    from edge_rnn.kws_model import spec_augment
+
+    torch.manual_seed(0)
+    feats = torch.randn(64, 300, 40)
+    fill = torch.tensor(99.0)
+    bands_only = spec_augment(feats, fill, width=8) == 99.0
+    assert not bands_only.all(dim=2).any()  # no whole frame masked without time masking
+    per_clip = bands_only.all(dim=1).sum(dim=1)  # masked channels of each clip
+    assert per_clip.max() <= 16 and per_clip.float().mean() > 3
+    masked = spec_augment(feats, fill, width=0, frames=10) == 99.0
+    frames = masked.all(dim=2)
+    assert torch.equal(masked, frames[:, :, None].expand_as(masked))  # whole frames, every channel
+    assert frames.sum(dim=1).max() <= 30 and frames.sum(dim=1).float().mean() > 5  # 3 s: up to 3 x 10 frames
+    assert not torch.equal(frames[0], frames[1])  # each clip its own stretches
