@@ -36,6 +36,9 @@ class KWSData:
     onset_cut: float = 0.0  # drop up to this fraction of a word's start, half the time
     tempo: float = 0.0  # half the time, words up to (1 + tempo) times faster or slower at the same pitch
     random_eq_db: float = 0.0  # tilt each clip's spectrum by a smooth random curve of up to this many dB
+    mixed_voices: int = 0  # words per digit blended between two training speakers (0: none)
+    freq_mask: int = 4  # band masking: up to this many mel channels, twice per clip
+    time_mask: int = 0  # time masking: up to this many frames, once per second of clip (0: off)
     teachers: tuple[Path, ...] = ()  # distil from these checkpoints (their averaged probabilities)
     distill: float = 0.5  # weight of the teachers' soft targets in the loss (with teachers)
 
@@ -128,21 +131,30 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
     samples = int(data.clip_seconds * config.sample_rate) // config.hop * config.hop
     log(opts, f"{len(train_utts)} training and {len(valid_utts)} validation recordings "
         f"(held-out speaker {data.valid_speaker}); labels {config.labels}")
-    synthetic = None
+    made: list[Utterance] = []  # synthetic and blended words, mixed into training clips
     if data.synthetic_voices > 0:
         from edge_rnn.tts import FILLERS, synthetic_voices
 
         spoken = sorted(by_word(train_utts)) + [w for w in FILLERS if w not in keyword_ids]
         voices = synthetic_voices(spoken, data.synthetic_voices, config.sample_rate, opts.seed, opts.quiet)
-        synthetic = by_word(voices)
-        log(opts, f"{len(voices)} synthetic words from {data.synthetic_voices} espeak-ng voices, "
-            f"{data.synthetic_share:.0%} of the words in training clips")
+        made += voices
+        log(opts, f"{len(voices)} synthetic words from {data.synthetic_voices} espeak-ng voices")
+    if data.mixed_voices > 0:
+        from edge_rnn.voice_mix import mixed_voices
+
+        blends = mixed_voices(train_utts, data.mixed_voices, config.sample_rate, opts.seed, opts.quiet)
+        made += blends
+        log(opts, f"{len(blends)} words blended between pairs of training speakers")
+    synthetic = by_word(made) if made else None
+    if made:
+        log(opts, f"they make {data.synthetic_share:.0%} of the words in training clips")
     options = ClipOptions(synthetic, data.synthetic_share, data.onset_cut, data.tempo)
     teacher = load_teacher(data.teachers, config) if data.teachers else None
     if teacher is not None:
         log(opts, f"distilling from {len(data.teachers)} teacher(s), soft-target weight {data.distill}")
     model = KeywordSpotter(config)
     model.frontend.random_eq_db = data.random_eq_db
+    model.frontend.freq_mask, model.frontend.time_mask = data.freq_mask, data.time_mask
     rate = config.sample_rate
     fit_normalisation(model, make_batch(train_utts, keyword_ids, 64, samples, config.hop, rng, rate=rate)[0])
     valid_audio, valid_labels = make_batch(valid_utts, keyword_ids, 300, samples, config.hop,
