@@ -9,7 +9,7 @@ part of the way from one speaker to the other. The result is a plausible speaker
 saying the word with a mixture of both their timings.
 
 Only training uses these; validation and evaluation use recordings only. `pyworld` is needed only
-for this option (`pip install pyworld`).
+for this option (`pip install 'edge-rnn[voices]'`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _pyworld():
             warnings.simplefilter("ignore")
             import pyworld
     except ImportError as e:
-        raise UserError(f"--mixed-voices needs the pyworld package (pip install pyworld): {e}") from None
+        raise UserError(f"--mixed-voices needs the pyworld package (pip install 'edge-rnn[voices]'): {e}") from None
     return pyworld
 
 
