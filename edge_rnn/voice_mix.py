@@ -25,6 +25,7 @@ import numpy as np
 
 from edge_rnn.kws_data import Utterance
 from edge_rnn.progress import Progress
+from edge_rnn.runtime.audio import to_mono_at
 from edge_rnn.runtime.errors import UserError
 
 FRAME_MS = 5.0
@@ -55,11 +56,9 @@ def _work_rate(rate: int) -> int:
 
 def analyse(audio: np.ndarray, rate: int):
     """(f0, envelope, aperiodicity, alignment features) per 5 ms frame, at the working rate."""
-    import soxr
-
     pw = _pyworld()
     fs = _work_rate(rate)
-    x = soxr.resample(audio, rate, fs).astype(np.float64) if fs != rate else audio.astype(np.float64)
+    x = to_mono_at(audio, rate, fs).astype(np.float64)
     f0, t = pw.dio(x, fs, frame_period=FRAME_MS, f0_floor=60.0, f0_ceil=400.0)
     f0 = pw.stonemask(x, f0, t, fs)
     sp = pw.cheaptrick(x, f0, t, fs)
@@ -89,16 +88,12 @@ def align(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _log_f0(f0: np.ndarray, other: np.ndarray, own_median: float, other_median: float) -> np.ndarray:
     """log f0, with unvoiced frames filled from the other speaker's pitch moved to this one's
     register (so a frame voiced for one speaker only still blends sensibly)."""
-    out = np.log(np.maximum(f0, 1.0))
     fill = np.log(np.maximum(other, 1.0)) - other_median + own_median
-    out = np.where(f0 > 0, out, np.where(other > 0, fill, own_median))
-    return out
+    return np.where(f0 > 0, np.log(np.maximum(f0, 1.0)), np.where(other > 0, fill, own_median))
 
 
 def blend(a, b, weight: float, rate: int) -> np.ndarray:
     """Resynthesise a word `weight` of the way from analysis a to analysis b, at `rate`."""
-    import soxr
-
     pw = _pyworld()
     path = align(a[3], b[3])
     n = max(2, int(round((1 - weight) * len(a[0]) + weight * len(b[0]))))
@@ -115,7 +110,7 @@ def blend(a, b, weight: float, rate: int) -> np.ndarray:
     fs = _work_rate(rate)
     audio = pw.synthesize(np.ascontiguousarray(f0), np.ascontiguousarray(envelope),
                           np.ascontiguousarray(aperiodic), fs, FRAME_MS)
-    return (soxr.resample(audio, fs, rate) if fs != rate else audio).astype(np.float32)
+    return to_mono_at(audio, fs, rate)
 
 
 def mixed_voices(utts: list[Utterance], per_word: int, rate: int, seed: int,
