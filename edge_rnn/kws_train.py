@@ -37,6 +37,7 @@ class KWSData:
     tempo: float = 0.0  # half the time, words up to (1 + tempo) times faster or slower at the same pitch
     random_eq_db: float = 0.0  # tilt each clip's spectrum by a smooth random curve of up to this many dB
     mixed_voices: int = 0  # words per digit blended between two training speakers (0: none)
+    extra_words: tuple[Path, ...] = ()  # folders of WORD_SPEAKER_INDEX.wav words from other sources
     freq_mask: int = 4  # band masking: up to this many mel channels, twice per clip
     time_mask: int = 0  # time masking: up to this many frames, once per second of clip (0: off)
     teachers: tuple[Path, ...] = ()  # distil from these checkpoints (their averaged probabilities)
@@ -82,6 +83,19 @@ def split_speakers(utts: list[Utterance], valid_speaker: str):
     if not train:
         raise UserError("no training speakers left after holding out the validation speaker")
     return train, valid
+
+
+def load_extra_words(folder: Path, rate: int, valid_speaker: str) -> list[Utterance]:
+    """Words from another source (more recordings, a speech synthesiser's output), for training only.
+
+    A speaker of the held-out validation voice among them would leak that voice into training, so
+    it is refused rather than skipped.
+    """
+    extra = load_utterances(folder, rate)
+    if any(u.speaker == valid_speaker for u in extra):
+        raise UserError(f"--extra-words {folder} has recordings of the held-out speaker {valid_speaker!r}; "
+                        "they would leak that voice into training")
+    return extra
 
 
 def by_word(utts: list[Utterance]) -> dict[str, list[Utterance]]:
@@ -145,6 +159,11 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         blends = mixed_voices(train_utts, data.mixed_voices, config.sample_rate, opts.seed, opts.quiet)
         made += blends
         log(opts, f"{len(blends)} words blended between pairs of training speakers")
+    for folder in data.extra_words:
+        extra = load_extra_words(folder, config.sample_rate, data.valid_speaker)
+        made += extra
+        speakers = len({u.speaker for u in extra})
+        log(opts, f"{len(extra)} words from {speakers} speaker{'s' * (speakers != 1)} in {folder}")
     synthetic = by_word(made) if made else None
     if made:
         log(opts, f"they make {data.synthetic_share:.0%} of the words in training clips")

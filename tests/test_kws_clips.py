@@ -122,3 +122,42 @@ def test_synthetic_voices_without_espeak_is_one_line_exit_2(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "espeak-ng" in r.stderr
     assert not (tmp_path / "out" / "best.pt").exists()
+
+
+@needs_fsdd
+def test_extra_words_train_at_any_rate_and_never_the_held_out_voice(tmp_path, capsys):
+    from conftest import fsdd_subset
+    from edge_rnn.checkpoint import load_checkpoint
+    from edge_rnn.cli import main
+    from edge_rnn.kws_data import load_utterances
+    from edge_rnn.runtime.audio import to_mono_at
+    from edge_rnn.kws_train import load_extra_words
+    from wavs import write_wav
+
+    data = fsdd_subset(tmp_path / "data", speakers=("george", "jackson"), indices=range(5, 9))
+    # lucas's words at 16 kHz under another name: a source the recordings folder does not have
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    lucas = load_utterances(FSDD, 8000, ["lucas"])
+    lucas = [u for u in lucas if u.index < 2 and u.word in ("zero", "one", "two")]
+    for u in lucas:
+        write_wav(extra / f"{u.word}_other_{u.index}.wav", to_mono_at(u.audio, 8000, 16000), 16000)
+    got = load_extra_words(extra, 8000, "jackson")
+    assert len(got) == len(lucas) == 6 and {u.speaker for u in got} == {"other"}
+    assert sorted(u.word for u in got) == sorted(u.word for u in lucas)  # "two": unknown speech, kept
+    for a, b in zip(sorted(got, key=lambda u: (u.word, u.index)), sorted(lucas, key=lambda u: (u.word, u.index))):
+        assert abs(a.audio.size - b.audio.size) <= 2  # read back at the model's rate
+    out = tmp_path / "run"
+    args = ["train", "kws", "--data", str(data), "--keywords", "zero,one", "--valid-speaker", "jackson",
+            "--hidden", "8", "--epochs", "1", "--clips-per-epoch", "16", "--clip-seconds", "1",
+            "--threads", "1", "--out", str(out), "--synthetic-share", "0.5", "--extra-words", str(extra)]
+    assert main(args) == 0
+    assert "6 words from 1 speaker in" in capsys.readouterr().err
+    assert load_checkpoint(out / "best.pt")["config"].task == "kws"
+    # the held-out voice among the extra words would leak it into training: one line, exit 2
+    (extra / "zero_jackson_99.wav").symlink_to(FSDD / "0_jackson_40.wav")
+    args[args.index("--out") + 1] = str(tmp_path / "leak")
+    assert main(args + ["--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "held-out speaker 'jackson'" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "leak" / "best.pt").exists()
