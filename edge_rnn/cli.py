@@ -132,6 +132,7 @@ def train_kws_cmd(
     random_eq: float = typer.Option(0.0, min=0.0, max=40.0, help="add a smooth random curve of up to +-this many dB to each clip's spectrum"),
     mixed_voices: int = typer.Option(0, min=0, help="per word, blend this many utterances between two training speakers (needs pyworld)"),
     extra_words: Optional[list[Path]] = typer.Option(None, help="folder of WORD_SPEAKER_INDEX.wav words from other sources, any rate, mixed in like synthetic voices (repeatable)"),
+    onset_swap: Optional[list[str]] = typer.Option(None, help="WORD:DONOR, e.g. three:two: add every training WORD with its consonant onset taken from the same speaker's DONOR (an accent's th-stopping), mixed in like synthetic voices (repeatable)"),
     freq_mask: int = typer.Option(4, min=0, max=64, help="mask two bands of up to this many mel channels in each clip"),
     time_mask: int = typer.Option(0, min=0, max=100, help="mask up to this many frames once per second of each clip (0: off)"),
     teacher: Optional[list[Path]] = typer.Option(None, help="distil from this keyword-spotter checkpoint (repeat for several: their probabilities are averaged)"),
@@ -152,6 +153,7 @@ def train_kws_cmd(
     _need_torch()
     from edge_rnn.kws_data import make_labels, parse_keywords
     from edge_rnn.kws_train import KWSData, train_kws
+    from edge_rnn.onset_swap import parse_onset_swaps
 
     config = _config(task="kws", cell=cell, hidden=hidden, dropout=dropout, n_mels=n_mels, n_cepstra=cepstra,
                      conv_channels=conv_channels, conv_kernel=conv_kernel,
@@ -161,7 +163,8 @@ def train_kws_cmd(
                           decay_after=2, schedule=schedule, ema=ema)
     kws_data = KWSData(data, config.labels[2:], valid_speaker, clips_per_epoch, clip_seconds, batch_size,
                        synthetic_voices, synthetic_share, onset_cut, tempo, random_eq, mixed_voices,
-                       tuple(extra_words or ()), freq_mask, time_mask, tuple(teacher or ()), distill)
+                       tuple(extra_words or ()), tuple(parse_onset_swaps(onset_swap or [])), freq_mask,
+                       time_mask, tuple(teacher or ()), distill)
     best = train_kws(config, kws_data, opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
 

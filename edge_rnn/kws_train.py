@@ -38,6 +38,7 @@ class KWSData:
     random_eq_db: float = 0.0  # tilt each clip's spectrum by a smooth random curve of up to this many dB
     mixed_voices: int = 0  # words per digit blended between two training speakers (0: none)
     extra_words: tuple[Path, ...] = ()  # folders of WORD_SPEAKER_INDEX.wav words from other sources
+    onset_swaps: tuple[tuple[str, str], ...] = ()  # (word, donor): word with the donor's consonant onset
     freq_mask: int = 4  # band masking: up to this many mel channels, twice per clip
     time_mask: int = 0  # time masking: up to this many frames, once per second of clip (0: off)
     teachers: tuple[Path, ...] = ()  # distil from these checkpoints (their averaged probabilities)
@@ -159,6 +160,13 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         blends = mixed_voices(train_utts, data.mixed_voices, config.sample_rate, opts.seed, opts.quiet)
         made += blends
         log(opts, f"{len(blends)} words blended between pairs of training speakers")
+    if data.onset_swaps:
+        from edge_rnn.onset_swap import onset_swaps
+
+        swapped = onset_swaps(train_utts, list(data.onset_swaps), config.sample_rate, opts.seed)
+        made += swapped
+        pairs = ", ".join(f"{w} with the onset of {d}" for w, d in data.onset_swaps)
+        log(opts, f"{len(swapped)} words with a swapped onset ({pairs})")
     for folder in data.extra_words:
         extra = load_extra_words(folder, config.sample_rate, data.valid_speaker)
         made += extra
