@@ -129,6 +129,7 @@ def train_kws_cmd(
     synthetic_share: float = typer.Option(0.3, min=0.0, max=1.0, help="share of training words that are synthetic"),
     onset_cut: float = typer.Option(0.0, min=0.0, max=0.9, help="half the time, drop up to this fraction of a word's start"),
     tempo: float = typer.Option(0.0, min=0.0, max=1.0, help="half the time, words up to 1+TEMPO times faster or slower at the same pitch"),
+    band_limit: float = typer.Option(0.0, min=0.0, max=1.0, help="share of training words whose spectrum above a random 1.6-3.4 kHz cutoff (at 8 kHz) is cut by 25-45 dB"),
     random_eq: float = typer.Option(0.0, min=0.0, max=40.0, help="add a smooth random curve of up to +-this many dB to each clip's spectrum"),
     mixed_voices: int = typer.Option(0, min=0, help="per word, blend this many utterances between two training speakers (needs pyworld)"),
     extra_words: Optional[list[Path]] = typer.Option(None, help="folder of WORD_SPEAKER_INDEX.wav words from other sources, any rate, mixed in like synthetic voices (repeatable)"),
@@ -164,7 +165,7 @@ def train_kws_cmd(
     kws_data = KWSData(data, config.labels[2:], valid_speaker, clips_per_epoch, clip_seconds, batch_size,
                        synthetic_voices, synthetic_share, onset_cut, tempo, random_eq, mixed_voices,
                        tuple(extra_words or ()), tuple(parse_onset_swaps(onset_swap or [])), freq_mask,
-                       time_mask, tuple(teacher or ()), distill)
+                       time_mask, tuple(teacher or ()), distill, band_limit=band_limit)
     best = train_kws(config, kws_data, opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
 

@@ -160,8 +160,22 @@ def random_colouring(audio: np.ndarray, rng: np.random.Generator, rate: int = 80
     return audio
 
 
+def band_limit(audio: np.ndarray, rng: np.random.Generator, rate: int = 8000) -> np.ndarray:
+    """The word with everything above a random cutoff (40-85% of the Nyquist frequency: 1.6-3.4 kHz
+    at 8 kHz) taken down by 25-45 dB, over a 200 Hz slope. Mixed into noise afterwards, its top
+    band is then mostly noise: a voice that is weak up there, a narrow microphone or a codec."""
+    nyquist = rate / 2
+    cutoff = rng.uniform(0.4, 0.85) * nyquist
+    floor = 10 ** (-rng.uniform(25, 45) / 20)
+    spectrum = np.fft.rfft(audio)
+    hz = np.fft.rfftfreq(audio.size, 1.0 / rate)
+    slope = np.clip((hz - cutoff) / 200.0, 0.0, 1.0)
+    gain = np.exp(np.log(floor) * slope)  # 1 below the cutoff, floor 200 Hz above it
+    return np.fft.irfft(spectrum * gain, audio.size)
+
+
 def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0, rate: int = 8000,
-            tempo: float = 0.0) -> np.ndarray:
+            tempo: float = 0.0, band_limit_share: float = 0.0) -> np.ndarray:
     """Speed (and so pitch and formants), microphone and room colouring, a random level.
 
     tempo > 0: half the time, also make the word up to (1 + tempo) times faster or slower at the
@@ -171,12 +185,17 @@ def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0,
     onset_cut > 0: half the time, drop up to that fraction of the word's start. Tightly trimmed
     recordings, or noise over a soft first consonant, lose the "th" of "three" or the "f" of
     "four"; the model must then decide on the rest of the word.
+
+    band_limit_share > 0: that share of the words lose their top band (see band_limit()), so
+    that the model learns to tell words apart from what lies below 1.6 kHz too.
     """
     if onset_cut > 0 and rng.random() < 0.5:
         audio = audio[int(audio.size * rng.uniform(0, onset_cut)) :]
     if tempo > 0 and rng.random() < 0.5:
         audio = time_stretch(audio, float(np.exp(rng.uniform(-1, 1) * np.log1p(tempo))))
     audio = random_colouring(change_speed(audio, rng.uniform(0.8, 1.25)), rng, rate)
+    if band_limit_share > 0 and rng.random() < band_limit_share:
+        audio = band_limit(audio, rng, rate)
     peak = np.max(np.abs(audio)) + 1e-9
     return (audio / peak * 10 ** (rng.uniform(-30, -1) / 20)).astype(np.float32)  # peak in dBFS
 
@@ -225,6 +244,7 @@ class ClipOptions:
     synthetic_share: float = 0.0  # share of the words taken from `synthetic`
     onset_cut: float = 0.0  # see augment()
     tempo: float = 0.0  # see augment()
+    band_limit: float = 0.0  # share of the words band-limited, see augment()
 
 
 def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
@@ -259,7 +279,7 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
     pos = int(rng.integers(0, samples // 4))
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.1, 0.4, 0.35, 0.15]))):
         utt, label = choose_word(words, keyword_ids, pool, rng, options)
-        utt = augment(utt, rng, options.onset_cut, rate, options.tempo)
+        utt = augment(utt, rng, options.onset_cut, rate, options.tempo, options.band_limit)
         if pos + utt.size > samples:
             break
         speech[pos : pos + utt.size] += utt

@@ -43,6 +43,7 @@ class KWSData:
     time_mask: int = 0  # time masking: up to this many frames, once per second of clip (0: off)
     teachers: tuple[Path, ...] = ()  # distil from these checkpoints (their averaged probabilities)
     distill: float = 0.5  # weight of the teachers' soft targets in the loss (with teachers)
+    band_limit: float = 0.0  # share of the words whose top band is cut (a random 1.6-3.4 kHz cutoff at 8 kHz)
 
 
 def load_teacher(paths: tuple[Path, ...], config: ModelConfig):
@@ -175,7 +176,7 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
     synthetic = by_word(made) if made else None
     if made:
         log(opts, f"they make {data.synthetic_share:.0%} of the words in training clips")
-    options = ClipOptions(synthetic, data.synthetic_share, data.onset_cut, data.tempo)
+    options = ClipOptions(synthetic, data.synthetic_share, data.onset_cut, data.tempo, data.band_limit)
     teacher = load_teacher(data.teachers, config) if data.teachers else None
     if teacher is not None:
         log(opts, f"distilling from {len(data.teachers)} teacher(s), soft-target weight {data.distill}")

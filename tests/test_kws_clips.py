@@ -161,3 +161,30 @@ def test_extra_words_train_at_any_rate_and_never_the_held_out_voice(tmp_path, ca
     err = capsys.readouterr().err
     assert "held-out speaker 'jackson'" in err and err.count("\n") == 1, err
     assert not (tmp_path / "leak" / "best.pt").exists()
+
+
+def test_band_limit_cuts_the_top_band_only():
+    from edge_rnn.kws_data import augment, band_limit
+
+    rate = 8000
+    x = np.random.default_rng(0).normal(0, 0.1, rate)
+    hz = np.fft.rfftfreq(x.size, 1 / rate)
+    power = lambda a: np.abs(np.fft.rfft(a)) ** 2
+    for seed in range(20):
+        y = band_limit(x, np.random.default_rng(seed), rate)
+        ratio = 10 * np.log10(power(y) / power(x))
+        cutoff = hz[np.argmax(ratio < -0.01)]  # the first bin it touches
+        assert 1600 <= cutoff <= 3400, cutoff
+        assert np.all(np.abs(ratio[hz < cutoff]) < 0.01)
+        assert np.all(ratio[hz >= cutoff + 200] < -24)  # 25-45 dB down past the slope
+    # in augment, only the chosen share of words is cut: the same word and seed, with and without
+    word = x[:4000].astype(np.float32)
+
+    def top_share(a):
+        p = power(a)
+        f = np.fft.rfftfreq(a.size, 1 / rate)
+        return p[f > 3400].sum() / p[f < 1600].sum()
+
+    cut = [top_share(augment(word, np.random.default_rng(s), band_limit_share=1.0)) for s in range(10)]
+    kept = [top_share(augment(word, np.random.default_rng(s), band_limit_share=0.0)) for s in range(10)]
+    assert all(c < k / 100 for c, k in zip(cut, kept))
