@@ -28,7 +28,7 @@ def test_bundled_models_are_small_int8_and_self_describing():
     small = Session(bundled_path("fsdd-kws-small"))
     assert small.contract.labels == kws.contract.labels and len(small.contract.states) == 3
     assert len(kws.contract.states) == 7 and "ensemble" in kws.contract.config  # context + 3 members x 2 GRUs
-    assert bundled_path("fsdd-kws-small").stat().st_size < 320_000
+    assert bundled_path("fsdd-kws-small").stat().st_size < 400_000  # a CRNN: the conv features widen the first GRU
 
 
 @needs_ptb
