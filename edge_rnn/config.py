@@ -32,6 +32,7 @@ class ModelConfig:
     conv_channels: int = 0  # > 0: a causal time-frequency convolution over the log-mel frames
     conv_kernel: list[int] = field(default_factory=lambda: [5, 8])  # (frames, mel channels)
     conv_stride: int = 4  # along the mel axis
+    norm_seconds: float = 0.0  # > 0: subtract a running mean of each log-mel channel (time constant)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -55,6 +56,8 @@ class ModelConfig:
         if self.conv_channels and (len(self.conv_kernel) != 2 or min(self.conv_kernel) < 1
                                    or self.conv_kernel[1] > self.n_mels or self.conv_stride < 1):
             raise ValueError("--conv-kernel needs FRAMES,MELS >= 1 with MELS <= --n-mels, and --conv-stride >= 1")
+        if not 0.0 <= self.norm_seconds <= 600.0:
+            raise ValueError("--norm-seconds must be between 0 (off) and 600")
         if self.task == "lm" and self.tie_weights and self.hidden[-1] != self.embedding:
             raise ValueError(
                 f"--tie-weights needs the last hidden size ({self.hidden[-1]}) "
@@ -75,9 +78,11 @@ class ModelConfig:
 
     @property
     def state_sizes(self) -> list[tuple[str, int]]:
-        """(name, size) of each state tensor in order: [context (kws)], h0, [c0], h1, [c1], ..."""
+        """(name, size) of each state tensor in order: [context, [norm] (kws)], h0, [c0], h1, [c1], ..."""
         context = self.win - self.hop + self.context_frames * self.hop
         out = [("context", context)] if self.task == "kws" else []
+        if self.task == "kws" and self.norm_seconds > 0:
+            out.append(("norm", self.n_cepstra or self.n_mels))
         for i, size in enumerate(self.hidden):
             out.append((f"h{i}", size))
             if self.cell == "lstm":

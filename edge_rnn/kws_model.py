@@ -138,6 +138,34 @@ def spec_augment(feats: torch.Tensor, fill: torch.Tensor, bands: int = 2, width:
     return feats * mask + fill * (1 - mask)
 
 
+class RunningNorm(nn.Module):
+    """Streaming feature normalisation: subtract from each frame an exponential running mean of
+    the features (time constant `seconds`), so a microphone's or a voice's fixed spectral colour
+    (a constant offset of each log-mel channel, or of each cepstral coefficient: the DCT is linear)
+    cancels out after a second or two, whoever speaks into whatever device.
+
+    The mean is a state of (batch, features), zero at the start (the training audio's mean, since
+    the front end has already removed it). With `lag` > 0 (a CRNN), the first `lag` frames of each
+    call are the previous call's last frames again; the state is then kept as of the frame before
+    them, so they are normalised exactly as before and the result does not depend on chunking.
+    Inside a call the running mean is one (frames x frames) matrix product: no loop, one ONNX MatMul.
+    """
+
+    def __init__(self, seconds: float, frame_seconds: float, lag: int = 0):
+        super().__init__()
+        self.log_decay = -frame_seconds / seconds  # log of the per-frame decay
+        self.lag = lag
+
+    def forward(self, feats: torch.Tensor, mean: torch.Tensor):
+        t = torch.arange(feats.size(1), device=feats.device, dtype=feats.dtype)
+        age = t[:, None] - t[None, :]  # (frames, frames): how many frames back
+        weights = torch.exp(age.clamp(min=0) * self.log_decay) * (age >= 0).to(feats.dtype)
+        weights = weights * (1.0 - math.exp(self.log_decay))
+        carried = torch.exp((t + 1) * self.log_decay)[None, :, None] * mean[:, None, :]
+        running = carried + torch.matmul(weights, feats)  # (batch, frames, features)
+        return feats - running, running[:, -1 - self.lag]
+
+
 class TimeFrequencyConv(nn.Module):
     """(batch, frames + k - 1, n_mels) -> (batch, frames, channels * bands): a ReLU convolution
     over k frames and a few neighbouring mel channels, strided along the mel axis. Its patterns
@@ -160,6 +188,8 @@ class KeywordSpotter(nn.Module):
         self.config = config
         self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels, config.n_cepstra,
                                        config.context_frames)
+        self.norm = (RunningNorm(config.norm_seconds, config.hop / config.sample_rate, config.context_frames)
+                     if config.norm_seconds > 0 else None)
         self.conv = (TimeFrequencyConv(config.conv_channels, config.conv_kernel, config.conv_stride)
                      if config.conv_channels else None)
         self.rnn = RecurrentStack(config.cell, config.n_features, config.hidden, config.dropout)
@@ -167,15 +197,19 @@ class KeywordSpotter(nn.Module):
         self.classifier = nn.Linear(config.hidden[-1], len(config.labels))
 
     def init_state(self, batch: int, device=None) -> list[torch.Tensor]:
-        return [torch.zeros(batch, self.frontend.context_size, device=device)] + self.rnn.init_state(batch, device)
+        return [torch.zeros(batch, size, device=device) for _, size in self.config.state_sizes]
 
     def forward(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """audio (batch, samples), samples a multiple of hop -> logits (batch, frames, labels)."""
         feats, context = self.frontend(audio, state[0], augment=self.training)
+        front_state, rest = [context], state[1:]
+        if self.norm is not None:
+            feats, mean = self.norm(feats, rest[0])
+            front_state, rest = [context, mean], rest[1:]
         if self.conv is not None:
             feats = self.conv(feats)
-        x, rnn_state = self.rnn(feats, state[1:])
-        return self.classifier(self.drop(x)), [context] + rnn_state
+        x, rnn_state = self.rnn(feats, rest)
+        return self.classifier(self.drop(x)), front_state + rnn_state
 
     def scores(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """What the exported graph returns: per-frame probabilities."""

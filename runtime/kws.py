@@ -20,6 +20,10 @@ from .stream import Stream
 
 
 _NO_FRAMES = np.zeros(0, np.int64)
+# Frames per model call at most: a long chunk is run in pieces (the state carries over exactly),
+# so memory stays bounded whatever a caller passes (a running-mean front end builds a
+# frames x frames matrix per call).
+MAX_CALL_FRAMES = 1000
 
 
 @dataclass
@@ -143,7 +147,11 @@ class KeywordSpotter:
         self._pending = audio[usable:].copy()  # never a view into the caller's buffer
         if usable == 0:
             return np.zeros((0, len(self.labels)), np.float32)
-        return self.stream.step(audio[None, :usable])[0]
+        piece = MAX_CALL_FRAMES * self.hop
+        if usable <= piece:
+            return self.stream.step(audio[None, :usable])[0]
+        return np.concatenate([self.stream.step(audio[None, a:min(a + piece, usable)])[0]
+                               for a in range(0, usable, piece)])
 
     def process(self, chunk: np.ndarray) -> list[dict]:
         """Feed audio; return events {keyword, time (s from stream start), score}."""

@@ -251,3 +251,67 @@ def test_spec_augment_masks_bands_and_stretches_of_time():
     assert torch.equal(masked, frames[:, :, None].expand_as(masked))  # whole frames, every channel
     assert frames.sum(dim=1).max() <= 30 and frames.sum(dim=1).float().mean() > 5  # 3 s: up to 3 x 10 frames
     assert not torch.equal(frames[0], frames[1])  # each clip its own stretches
+
+
+@pytest.mark.parametrize("conv", [0, 4])
+def test_running_norm_is_a_state_and_chunk_invariant_after_export(tmp_path, conv):
+    """--norm-seconds adds a `norm` state (zeros at the start) after the audio context; the exported
+    model gives the same scores whole or in chunks, also with a CRNN (whose first frames each call
+    are the previous call's last ones again)."""
+    from edge_rnn.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    config = ModelConfig(task="kws", cell="lstm", hidden=[12, 8], labels=make_labels(["zero", "one"]), n_mels=16,
+                         n_cepstra=0 if conv else 10, conv_channels=conv, conv_kernel=[5, 6], conv_stride=2,
+                         norm_seconds=0.5)
+    assert [n for n, _ in config.state_sizes] == ["context", "norm", "h0", "c0", "h1", "c1"]
+    assert config.state_sizes[1][1] == (16 if conv else 10)
+    model = TorchSpotter(config).eval()
+    save_checkpoint(tmp_path / "c.pt", model, config)
+    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "c.onnx", "fp32")["parity_max_abs_diff"] <= 1e-4
+    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "q.onnx", "int8")["parity_max_abs_diff"] <= 1e-3
+    session = Session(tmp_path / "c.onnx")
+    audio = (np.random.default_rng(0).random((1, 80 * 300), dtype=np.float32) - 0.5) * 0.3
+    whole, _ = session.run(audio, session.zero_state())
+    state, parts = session.zero_state(), []
+    for a, b in [(0, 80), (80, 160), (160, 3200), (3200, 24000)]:
+        out, state = session.run(audio[:, a:b], state)
+        parts.append(out)
+    np.testing.assert_allclose(np.concatenate(parts, 1), whole, atol=1e-5)
+    assert np.abs(state[1]).max() > 0  # the running mean moved
+
+
+def test_running_norm_cancels_a_fixed_gain_after_a_few_time_constants():
+    """A microphone 12 dB louder adds a constant to every log-mel channel; after a few time constants
+    the normalised features no longer show it (without the running mean they always would)."""
+    torch.manual_seed(0)
+    config = tiny_config(cepstra=10)
+    config.norm_seconds = 0.3
+    model = TorchSpotter(config).eval()
+    audio = (torch.rand(1, 8000 * 3) - 0.5) * 0.1
+    with torch.no_grad():
+        quiet, _ = model.frontend(audio, torch.zeros(1, 120))
+        loud, _ = model.frontend(audio * 4, torch.zeros(1, 120))
+        nq, _ = model.norm(quiet, torch.zeros(1, 10))
+        nl, _ = model.norm(loud, torch.zeros(1, 10))
+    raw_gap, norm_gap = (loud - quiet).abs().amax(-1)[0], (nl - nq).abs().amax(-1)[0]
+    assert raw_gap[-100:].min() > 0.5  # log(16) over the std, on the first coefficient
+    assert norm_gap[0] > 0.5 and norm_gap[-20:].max() < 0.01 * norm_gap[0]  # e^-9 after 2.8 s
+
+
+@needs_fsdd
+def test_spotter_runs_long_chunks_in_pieces(kws_onnx, monkeypatch):
+    """A long chunk goes to the model in pieces of at most MAX_CALL_FRAMES frames, with the same
+    probabilities as short chunks (memory stays bounded whatever a caller passes)."""
+    import edge_rnn.runtime.kws as kws
+
+    session = Session(kws_onnx)
+    audio = np.concatenate([read_wav(FSDD / f"{d}_jackson_3.wav", 8000) for d in range(4)])
+    short = KeywordSpotter(session)
+    expected = np.concatenate([short.probabilities(audio[a : a + 800]) for a in range(0, audio.size, 800)])
+    monkeypatch.setattr(kws, "MAX_CALL_FRAMES", 7)
+    calls = []
+    step = kws.Stream.step
+    monkeypatch.setattr(kws.Stream, "step", lambda self, x: calls.append(x.shape[1]) or step(self, x))
+    np.testing.assert_allclose(KeywordSpotter(session).probabilities(audio), expected, atol=1e-5)
+    assert max(calls) == 7 * 80 and sum(calls) == expected.shape[0] * 80
