@@ -203,7 +203,7 @@ def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0,
 def unknown_speech(utts: list[Utterance], rng: np.random.Generator) -> np.ndarray:
     """Speech that is no keyword: a reversed word, or the opening of a word cut short.
 
-    Word endings are never used here: from half-way on, a real keyword is labelled as itself,
+    Word endings are never used here: from three quarters on, a real keyword is labelled as itself,
     so an ending labelled "unknown" would contradict it.
     """
     a = utts[rng.integers(len(utts))].audio
