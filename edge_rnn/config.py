@@ -32,7 +32,7 @@ class ModelConfig:
     conv_channels: int = 0  # > 0: a causal time-frequency convolution over the log-mel frames
     conv_kernel: list[int] = field(default_factory=lambda: [5, 8])  # (frames, mel channels)
     conv_stride: int = 4  # along the mel axis
-    norm_seconds: float = 0.0  # > 0: subtract a running mean of each log-mel channel (time constant)
+    norm_seconds: float = 0.0  # > 0: subtract a running mean of each feature (its time constant, s)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
