@@ -119,6 +119,7 @@ def train_kws_cmd(
     conv_channels: int = typer.Option(0, min=0, help="> 0: a CRNN, convolving log-mel frames first (needs --cepstra 0)"),
     conv_kernel: str = typer.Option("5,8", help="convolution size: FRAMES,MELS"),
     conv_stride: int = typer.Option(4, min=1, help="convolution stride along the mel axis"),
+    conv_pool: int = typer.Option(1, min=1, help="max over this many neighbouring convolution bands (1: none)"),
     norm_seconds: float = typer.Option(0.0, min=0.0, max=600.0, help="subtract a running mean of each feature with this time constant, carried as a state (0: off)"),
     dropout: float = typer.Option(0.1),
     epochs: int = typer.Option(30, min=1),
@@ -159,7 +160,7 @@ def train_kws_cmd(
 
     config = _config(task="kws", cell=cell, hidden=hidden, dropout=dropout, n_mels=n_mels, n_cepstra=cepstra,
                      conv_channels=conv_channels, conv_kernel=conv_kernel,
-                     conv_stride=conv_stride, norm_seconds=norm_seconds, labels=make_labels(parse_keywords(keywords)), vocab_size=0)
+                     conv_stride=conv_stride, conv_pool=conv_pool, norm_seconds=norm_seconds, labels=make_labels(parse_keywords(keywords)), vocab_size=0)
     opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
                           clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
                           decay_after=2, schedule=schedule, ema=ema)

@@ -32,6 +32,7 @@ class ModelConfig:
     conv_channels: int = 0  # > 0: a causal time-frequency convolution over the log-mel frames
     conv_kernel: list[int] = field(default_factory=lambda: [5, 8])  # (frames, mel channels)
     conv_stride: int = 4  # along the mel axis
+    conv_pool: int = 1  # > 1: max over this many neighbouring bands of the convolution (stride 1)
     norm_seconds: float = 0.0  # > 0: subtract a running mean of each feature (its time constant, s)
 
     def __post_init__(self) -> None:
@@ -56,6 +57,9 @@ class ModelConfig:
         if self.conv_channels and (len(self.conv_kernel) != 2 or min(self.conv_kernel) < 1
                                    or self.conv_kernel[1] > self.n_mels or self.conv_stride < 1):
             raise ValueError("--conv-kernel needs FRAMES,MELS >= 1 with MELS <= --n-mels, and --conv-stride >= 1")
+        if self.conv_pool < 1 or (self.conv_channels and self.conv_pool > self.conv_bands):
+            raise ValueError(f"--conv-pool must be between 1 and the convolution's {self.conv_bands} bands"
+                             if self.conv_channels else "--conv-pool must be >= 1")
         if not 0.0 <= self.norm_seconds <= 600.0:
             raise ValueError("--norm-seconds must be between 0 (off) and 600")
         if self.task == "lm" and self.tie_weights and self.hidden[-1] != self.embedding:
@@ -68,8 +72,15 @@ class ModelConfig:
     def n_features(self) -> int:
         """Feature channels the keyword spotter's recurrent stack sees per frame."""
         if self.conv_channels:
-            return self.conv_channels * ((self.n_mels - self.conv_kernel[1]) // self.conv_stride + 1)
+            return self.conv_channels * (self.conv_bands - self.conv_pool + 1)
         return self.n_cepstra or self.n_mels
+
+    @property
+    def conv_bands(self) -> int:
+        """Positions of the convolution along the mel axis (0 without it)."""
+        if not self.conv_channels:
+            return 0
+        return (self.n_mels - self.conv_kernel[1]) // self.conv_stride + 1
 
     @property
     def context_frames(self) -> int:

@@ -169,14 +169,19 @@ class RunningNorm(nn.Module):
 class TimeFrequencyConv(nn.Module):
     """(batch, frames + k - 1, n_mels) -> (batch, frames, channels * bands): a ReLU convolution
     over k frames and a few neighbouring mel channels, strided along the mel axis. Its patterns
-    fire wherever a formant sits, so a voice with formants a little higher or lower looks alike."""
+    fire wherever a formant sits, so a voice with formants a little higher or lower looks alike.
+    With pool > 1 each output is the largest of that many neighbouring bands, so a pattern that
+    moves by up to pool - 1 bands gives the same feature."""
 
-    def __init__(self, channels: int, kernel: list[int], stride: int):
+    def __init__(self, channels: int, kernel: list[int], stride: int, pool: int = 1):
         super().__init__()
         self.conv = nn.Conv2d(1, channels, tuple(kernel), stride=(1, stride))
+        self.pool = pool
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.conv(feats.unsqueeze(1)))  # (batch, channels, frames, bands)
+        if self.pool > 1:
+            y = F.max_pool2d(y, kernel_size=(1, self.pool), stride=1)
         return y.permute(0, 2, 1, 3).flatten(2)
 
 
@@ -190,7 +195,8 @@ class KeywordSpotter(nn.Module):
                                        config.context_frames)
         self.norm = (RunningNorm(config.norm_seconds, config.hop / config.sample_rate, config.context_frames)
                      if config.norm_seconds > 0 else None)
-        self.conv = (TimeFrequencyConv(config.conv_channels, config.conv_kernel, config.conv_stride)
+        self.conv = (TimeFrequencyConv(config.conv_channels, config.conv_kernel, config.conv_stride,
+                                       config.conv_pool)
                      if config.conv_channels else None)
         self.rnn = RecurrentStack(config.cell, config.n_features, config.hidden, config.dropout)
         self.drop = nn.Dropout(config.dropout)

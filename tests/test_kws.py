@@ -81,6 +81,43 @@ def test_crnn_needs_log_mel_features():
         ModelConfig(task="kws", labels=make_labels(["zero"]), n_mels=16, n_cepstra=10, conv_channels=4)
     with pytest.raises(ValueError, match="--conv-kernel"):
         ModelConfig(task="kws", labels=make_labels(["zero"]), n_mels=16, conv_channels=4, conv_kernel=[5, 20])
+    with pytest.raises(ValueError, match="--conv-pool must be between 1 and the convolution's 6 bands"):
+        ModelConfig(task="kws", labels=make_labels(["zero"]), n_mels=16, conv_channels=4, conv_kernel=[5, 6],
+                    conv_stride=2, conv_pool=7)
+
+
+def test_band_pooling_tolerates_a_small_shift_and_exports(tmp_path):
+    """--conv-pool 2 keeps the larger of each two neighbouring bands: a pattern moved by one band
+    (here: the features rolled by the stride along the mel axis) gives mostly the same pooled output,
+    where the unpooled features change; the model exports with parity and is chunk-invariant."""
+    from edge_rnn.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    config = ModelConfig(task="kws", cell="gru", hidden=[12, 8], labels=make_labels(["zero", "one"]), n_mels=16,
+                         conv_channels=4, conv_kernel=[5, 6], conv_stride=2, conv_pool=2)
+    assert config.conv_bands == 6 and config.n_features == 4 * 5
+    model = TorchSpotter(config).eval()
+    feats = torch.zeros(1, 14, 16)
+    feats[0, :, 6:9] = 3.0  # one formant-like ridge
+    shifted = torch.roll(feats, 2, dims=2)
+    with torch.no_grad():
+        pooled, moved = model.conv(feats), model.conv(shifted)
+        model.conv.pool = 1
+        plain, plain_moved = model.conv(feats), model.conv(shifted)
+        model.conv.pool = 2
+    change = lambda a, b: ((a - b).abs().sum() / a.abs().sum()).item()  # noqa: E731
+    assert change(pooled, moved) < 0.7 * change(plain, plain_moved)
+    save_checkpoint(tmp_path / "c.pt", model, config)
+    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "c.onnx", "fp32")["parity_max_abs_diff"] <= 1e-4
+    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "q.onnx", "int8")["parity_max_abs_diff"] <= 1e-3
+    session = Session(tmp_path / "c.onnx")
+    audio = (np.random.default_rng(0).random((1, 80 * 60), dtype=np.float32) - 0.5) * 0.3
+    whole, _ = session.run(audio, session.zero_state())
+    state, parts = session.zero_state(), []
+    for a, b in [(0, 80), (80, 400), (400, 4800)]:
+        out, state = session.run(audio[:, a:b], state)
+        parts.append(out)
+    np.testing.assert_allclose(np.concatenate(parts, 1), whole, atol=1e-5)
 
 
 def test_mfcc_model_exports_with_parity(tmp_path):
