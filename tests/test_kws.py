@@ -42,6 +42,25 @@ def test_front_end_is_chunk_invariant(cepstra):
     assert whole.shape == (2, 30, cepstra or 16)
 
 
+def exported_whole_equals_chunked(tmp_path, model, config, cuts: list[int]) -> list[np.ndarray]:
+    """Export fp32 and int8 with parity; the fp32 model's scores over noise are the same whole or
+    cut at `cuts` (sample offsets, the last one the length). Returns the final state."""
+    from edge_rnn.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "c.pt", model, config)
+    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "c.onnx", "fp32")["parity_max_abs_diff"] <= 1e-4
+    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "q.onnx", "int8")["parity_max_abs_diff"] <= 1e-3
+    session = Session(tmp_path / "c.onnx")
+    audio = (np.random.default_rng(0).random((1, cuts[-1]), dtype=np.float32) - 0.5) * 0.3
+    whole, _ = session.run(audio, session.zero_state())
+    state, parts = session.zero_state(), []
+    for a, b in zip([0] + cuts[:-1], cuts):
+        out, state = session.run(audio[:, a:b], state)
+        parts.append(out)
+    np.testing.assert_allclose(np.concatenate(parts, 1), whole, atol=1e-5)
+    return state
+
+
 def test_crnn_convolution_sees_earlier_frames_through_the_context(tmp_path):
     """The convolution looks 4 frames back; those frames' audio rides in the context state, so the
     exported model gives the same scores whole or in chunks, and a click still shows 4 frames on."""
@@ -90,8 +109,6 @@ def test_band_pooling_tolerates_a_small_shift_and_exports(tmp_path):
     """--conv-pool 2 keeps the larger of each two neighbouring bands: a pattern moved by one band
     (here: the features rolled by the stride along the mel axis) gives mostly the same pooled output,
     where the unpooled features change; the model exports with parity and is chunk-invariant."""
-    from edge_rnn.checkpoint import save_checkpoint
-
     torch.manual_seed(0)
     config = ModelConfig(task="kws", cell="gru", hidden=[12, 8], labels=make_labels(["zero", "one"]), n_mels=16,
                          conv_channels=4, conv_kernel=[5, 6], conv_stride=2, conv_pool=2)
@@ -107,17 +124,7 @@ def test_band_pooling_tolerates_a_small_shift_and_exports(tmp_path):
         model.conv.pool = 2
     change = lambda a, b: ((a - b).abs().sum() / a.abs().sum()).item()  # noqa: E731
     assert change(pooled, moved) < 0.7 * change(plain, plain_moved)
-    save_checkpoint(tmp_path / "c.pt", model, config)
-    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "c.onnx", "fp32")["parity_max_abs_diff"] <= 1e-4
-    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "q.onnx", "int8")["parity_max_abs_diff"] <= 1e-3
-    session = Session(tmp_path / "c.onnx")
-    audio = (np.random.default_rng(0).random((1, 80 * 60), dtype=np.float32) - 0.5) * 0.3
-    whole, _ = session.run(audio, session.zero_state())
-    state, parts = session.zero_state(), []
-    for a, b in [(0, 80), (80, 400), (400, 4800)]:
-        out, state = session.run(audio[:, a:b], state)
-        parts.append(out)
-    np.testing.assert_allclose(np.concatenate(parts, 1), whole, atol=1e-5)
+    exported_whole_equals_chunked(tmp_path, model, config, [80, 400, 4800])
 
 
 def test_mfcc_model_exports_with_parity(tmp_path):
@@ -295,8 +302,6 @@ def test_running_norm_is_a_state_and_chunk_invariant_after_export(tmp_path, conv
     """--norm-seconds adds a `norm` state (zeros at the start) after the audio context; the exported
     model gives the same scores whole or in chunks, also with a CRNN (whose first frames each call
     are the previous call's last ones again)."""
-    from edge_rnn.checkpoint import save_checkpoint
-
     torch.manual_seed(0)
     config = ModelConfig(task="kws", cell="lstm", hidden=[12, 8], labels=make_labels(["zero", "one"]), n_mels=16,
                          n_cepstra=0 if conv else 10, conv_channels=conv, conv_kernel=[5, 6], conv_stride=2,
@@ -304,17 +309,7 @@ def test_running_norm_is_a_state_and_chunk_invariant_after_export(tmp_path, conv
     assert [n for n, _ in config.state_sizes] == ["context", "norm", "h0", "c0", "h1", "c1"]
     assert config.state_sizes[1][1] == (16 if conv else 10)
     model = TorchSpotter(config).eval()
-    save_checkpoint(tmp_path / "c.pt", model, config)
-    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "c.onnx", "fp32")["parity_max_abs_diff"] <= 1e-4
-    assert export_checkpoint(tmp_path / "c.pt", tmp_path / "q.onnx", "int8")["parity_max_abs_diff"] <= 1e-3
-    session = Session(tmp_path / "c.onnx")
-    audio = (np.random.default_rng(0).random((1, 80 * 300), dtype=np.float32) - 0.5) * 0.3
-    whole, _ = session.run(audio, session.zero_state())
-    state, parts = session.zero_state(), []
-    for a, b in [(0, 80), (80, 160), (160, 3200), (3200, 24000)]:
-        out, state = session.run(audio[:, a:b], state)
-        parts.append(out)
-    np.testing.assert_allclose(np.concatenate(parts, 1), whole, atol=1e-5)
+    state = exported_whole_equals_chunked(tmp_path, model, config, [80, 160, 3200, 24000])
     assert np.abs(state[1]).max() > 0  # the running mean moved
 
 
