@@ -57,9 +57,10 @@ class ModelConfig:
         if self.conv_channels and (len(self.conv_kernel) != 2 or min(self.conv_kernel) < 1
                                    or self.conv_kernel[1] > self.n_mels or self.conv_stride < 1):
             raise ValueError("--conv-kernel needs FRAMES,MELS >= 1 with MELS <= --n-mels, and --conv-stride >= 1")
-        if self.conv_pool < 1 or (self.conv_channels and self.conv_pool > self.conv_bands):
-            raise ValueError(f"--conv-pool must be between 1 and the convolution's {self.conv_bands} bands"
-                             if self.conv_channels else "--conv-pool must be >= 1")
+        if self.conv_pool != 1 and not self.conv_channels:
+            raise ValueError("--conv-pool pools the convolution's bands: it needs --conv-channels")
+        if self.conv_channels and not 1 <= self.conv_pool <= self.conv_bands:
+            raise ValueError(f"--conv-pool must be between 1 and the convolution's {self.conv_bands} bands")
         if not 0.0 <= self.norm_seconds <= 600.0:
             raise ValueError("--norm-seconds must be between 0 (off) and 600")
         if self.task == "lm" and self.tie_weights and self.hidden[-1] != self.embedding:

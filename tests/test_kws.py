@@ -103,6 +103,8 @@ def test_crnn_needs_log_mel_features():
     with pytest.raises(ValueError, match="--conv-pool must be between 1 and the convolution's 6 bands"):
         ModelConfig(task="kws", labels=make_labels(["zero"]), n_mels=16, conv_channels=4, conv_kernel=[5, 6],
                     conv_stride=2, conv_pool=7)
+    with pytest.raises(ValueError, match="needs --conv-channels"):
+        ModelConfig(task="kws", labels=make_labels(["zero"]), n_mels=16, n_cepstra=10, conv_pool=2)
 
 
 def test_band_pooling_tolerates_a_small_shift_and_exports(tmp_path):
