@@ -111,7 +111,7 @@ def train_kws_cmd(
     out: Path = typer.Option(..., help="folder for checkpoints and metrics"),
     keywords: str = typer.Option("zero,one,two,three,four,five,six,seven,eight,nine",
                                  help="comma-separated keywords; other speech is unknown"),
-    valid_speaker: str = typer.Option("nicolas", help="speaker held out for validation"),
+    valid_speaker: str = typer.Option("nicolas", help="speaker held out for validation; none: train on every speaker and keep the last epoch"),
     cell: str = typer.Option("gru", help="rnn, gru or lstm"),
     hidden: str = typer.Option("64,64", help="hidden size of each layer, comma-separated"),
     n_mels: int = typer.Option(32, min=4, max=128),

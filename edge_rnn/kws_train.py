@@ -76,7 +76,16 @@ def kws_loss(logits: torch.Tensor, labels: torch.Tensor, teacher_probs: torch.Te
     return soft if distill >= 1 else (1 - distill) * hard + distill * soft
 
 
+NO_VALID = "none"  # --valid-speaker none: train on every speaker (a final fit of a recipe chosen earlier)
+
+
 def split_speakers(utts: list[Utterance], valid_speaker: str):
+    """(training, validation) recordings. With `none`, every speaker trains and there is no
+    held-out voice: validation clips then come from the training speakers and only show fit."""
+    if valid_speaker == NO_VALID:
+        if not utts:
+            raise UserError("no recordings to train on")
+        return utts, utts
     train = [u for u in utts if u.speaker != valid_speaker]
     valid = [u for u in utts if u.speaker == valid_speaker]
     if not valid:
@@ -145,8 +154,13 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
     train_utts, valid_utts = split_speakers(utts, data.valid_speaker)
     keyword_ids = {k: i for i, k in enumerate(config.labels) if i >= 2}
     samples = int(data.clip_seconds * config.sample_rate) // config.hop * config.hop
-    log(opts, f"{len(train_utts)} training and {len(valid_utts)} validation recordings "
-        f"(held-out speaker {data.valid_speaker}); labels {config.labels}")
+    held_out = data.valid_speaker != NO_VALID
+    if held_out:
+        log(opts, f"{len(train_utts)} training and {len(valid_utts)} validation recordings "
+            f"(held-out speaker {data.valid_speaker}); labels {config.labels}")
+    else:
+        log(opts, f"{len(train_utts)} training recordings from every speaker, none held out: validation "
+            f"clips are of training speakers and best.pt is the last epoch; labels {config.labels}")
     made: list[Utterance] = []  # synthetic and blended words, mixed into training clips
     if data.synthetic_voices > 0:
         from edge_rnn.tts import FILLERS, synthetic_voices
@@ -216,5 +230,5 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         loss, acc = frame_metrics(model, valid_audio, valid_labels, 64)
         return loss, {"val_loss": loss, "val_frame_acc": acc}
 
-    extra = {"detector": dict(DEFAULT_DETECTOR), "valid_speaker": data.valid_speaker}
-    return fit(model, config, opts, train_epoch, evaluate, extra)
+    extra = {"detector": dict(DEFAULT_DETECTOR), "valid_speaker": data.valid_speaker if held_out else None}
+    return fit(model, config, opts, train_epoch, evaluate, extra, best_is_last=not held_out)

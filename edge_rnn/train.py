@@ -117,11 +117,13 @@ def fit(
     train_epoch: Callable[[torch.optim.Optimizer, float], dict],
     evaluate: Callable[[], tuple[float, dict]],
     extra: dict[str, Any],
+    best_is_last: bool = False,
 ) -> dict:
     """Train until epochs, patience or time run out. Writes last.pt, best.pt and metrics.
 
     `extra` is stored in every checkpoint (e.g. the vocabulary or labels).
-    Returns the best epoch's metrics.
+    Returns the best epoch's metrics. With `best_is_last` (no held-out data to choose by), every
+    epoch counts as an improvement: best.pt is the latest epoch and patience never stops training.
     """
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -158,7 +160,7 @@ def fit(
             row = {"epoch": state["epoch"], "lr": state["lr"], **train_metrics, **val_metrics,
                    "seconds": round(time.monotonic() - started, 1)}
             state["history"].append(row)
-            improved = val_loss < state["best"] - 1e-4
+            improved = best_is_last or val_loss < state["best"] - 1e-4
             if improved:
                 state["best"], state["bad_epochs"] = val_loss, 0
                 save_checkpoint(out / "best.pt", model, config, **extra, train=json.dumps(row))
@@ -177,8 +179,9 @@ def fit(
             break
     if not state["history"]:
         raise UserError("no epoch finished: raise --max-minutes")
-    best = min(state["history"], key=lambda r: r.get("val_loss", math.inf))
-    return best
+    if best_is_last:
+        return state["history"][-1]
+    return min(state["history"], key=lambda r: r.get("val_loss", math.inf))
 
 
 def _fmt(v: Any) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from edge_rnn.kws_data import ClipOptions, Utterance, choose_word, make_clip
 from edge_rnn.tts import synthetic_voices, trim
-from conftest import FSDD, needs_fsdd
+from conftest import FSDD, fsdd_subset, needs_fsdd
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
@@ -126,7 +126,6 @@ def test_synthetic_voices_without_espeak_is_one_line_exit_2(tmp_path):
 
 @needs_fsdd
 def test_extra_words_train_at_any_rate_and_never_the_held_out_voice(tmp_path, capsys):
-    from conftest import fsdd_subset
     from edge_rnn.checkpoint import load_checkpoint
     from edge_rnn.cli import main
     from edge_rnn.kws_data import load_utterances
@@ -161,6 +160,32 @@ def test_extra_words_train_at_any_rate_and_never_the_held_out_voice(tmp_path, ca
     err = capsys.readouterr().err
     assert "held-out speaker 'jackson'" in err and err.count("\n") == 1, err
     assert not (tmp_path / "leak" / "best.pt").exists()
+
+
+@needs_fsdd
+def test_valid_speaker_none_trains_on_every_speaker_and_keeps_the_last_epoch(tmp_path, capsys):
+    import json
+
+    import torch
+
+    from edge_rnn.checkpoint import load_checkpoint
+    from edge_rnn.cli import main
+
+    data = fsdd_subset(tmp_path / "data", speakers=("george", "jackson"), indices=range(5, 8))
+    out = tmp_path / "run"
+    # patience 1 would stop a run with a held-out voice as soon as it stalls; here every epoch is kept
+    args = ["train", "kws", "--data", str(data), "--keywords", "zero,one", "--valid-speaker", "none",
+            "--hidden", "8", "--epochs", "3", "--patience", "1", "--clips-per-epoch", "16",
+            "--clip-seconds", "1", "--threads", "1", "--out", str(out), "--json"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "18 training recordings from every speaker, none held out" in captured.err
+    assert json.loads(captured.out.strip().splitlines()[-1])["epoch"] == 3
+    best, last = load_checkpoint(out / "best.pt"), load_checkpoint(out / "last.pt")
+    assert best["valid_speaker"] is None
+    assert json.loads(best["train"])["epoch"] == 3
+    for name, tensor in best["model"].items():
+        assert torch.equal(tensor, last["model"][name]), name
 
 
 def test_band_limit_cuts_the_top_band_only():
