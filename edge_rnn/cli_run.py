@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -117,6 +118,9 @@ def eval_cmd(
 
             check_plot(plot)
         result = evaluate_kws(session, data, speakers, noise_hours, plot, quiet)
+        if result["speakers_heard_in_training"]:
+            heard = ", ".join(result["speakers_heard_in_training"])
+            print(f"note: {session.path.name} was trained on {heard}: those figures are not held-out", file=sys.stderr)
         emit({"model": str(session.path), **result}, json_out)
 
 

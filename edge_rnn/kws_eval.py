@@ -122,6 +122,7 @@ def evaluate_kws(session: Session, folder: Path, speakers: str | None, noise_hou
         "utterances": len(utts), "utterance_accuracy": correct / len(utts),
         "per_class_accuracy": {k: round(v[0] / v[1], 4) for k, v in sorted(per_class.items(), key=_digit_order)},
         "per_speaker_accuracy": {k: round(v[0] / v[1], 4) for k, v in sorted(per_speaker.items())},
+        "speakers_heard_in_training": heard_in_training(c, per_speaker),
         **{f"stream_{k}": v for k, v in stream.items()},
         "stream_hours": round(speech_hours, 4),
         "stream_false_accepts_per_hour": stream["false_accepts"] / speech_hours,
@@ -147,6 +148,14 @@ def evaluate_kws(session: Session, folder: Path, speakers: str | None, noise_hou
         plot_det(curve, plot, title=f"{session.path.name} ({len(utts)} utterances)")
         result["plot"] = str(plot)
     return result
+
+
+def heard_in_training(contract, speakers) -> list[str] | None:
+    """The evaluated speakers that the model was trained on (their figures are not held-out);
+    None when the model does not record its training speakers."""
+    if contract.train_speakers is None:
+        return None
+    return sorted(set(speakers) & set(contract.train_speakers))
 
 
 def _digit_order(item):

@@ -230,5 +230,6 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         loss, acc = frame_metrics(model, valid_audio, valid_labels, 64)
         return loss, {"val_loss": loss, "val_frame_acc": acc}
 
-    extra = {"detector": dict(DEFAULT_DETECTOR), "valid_speaker": data.valid_speaker if held_out else None}
+    extra = {"detector": dict(DEFAULT_DETECTOR), "valid_speaker": data.valid_speaker if held_out else None,
+             "train_speakers": sorted({u.speaker for u in train_utts})}
     return fit(model, config, opts, train_epoch, evaluate, extra, best_is_last=not held_out)

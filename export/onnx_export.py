@@ -66,6 +66,7 @@ def make_contract(config: ModelConfig, precision: str, extra: dict) -> Contract:
     else:
         c.labels, c.sample_rate, c.hop = config.labels, config.sample_rate, config.hop
         c.detector = extra.get("detector", {})
+        c.train_speakers = extra.get("train_speakers")
     return c
 
 

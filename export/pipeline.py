@@ -44,6 +44,8 @@ def export_checkpoint(checkpoint: Path | list[Path], out: Path, precision: str =
     model.eval()
     config = model.config
     extra = {k: ckpt[k] for k in ("vocab", "detector") if k in ckpt}
+    if all("train_speakers" in c for c in ckpts):  # an ensemble has heard what any member heard
+        extra["train_speakers"] = sorted({s for c in ckpts for s in c["train_speakers"]})
     if detector:
         if config.task != "kws":
             raise UserError("--detector applies to keyword spotters only")

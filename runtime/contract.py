@@ -41,6 +41,7 @@ class Contract:
     sample_rate: int = 0
     hop: int = 0
     detector: dict[str, Any] = field(default_factory=dict)
+    train_speakers: list[str] | None = None  # (kws) speakers whose recordings trained it; None: not recorded
 
     def to_metadata(self) -> dict[str, str]:
         """The metadata_props an exporter writes (all values are strings)."""
@@ -59,6 +60,8 @@ class Contract:
         else:
             meta.update(labels=json.dumps(self.labels), sample_rate=str(self.sample_rate),
                         hop=str(self.hop), detector=json.dumps(self.detector, sort_keys=True))
+            if self.train_speakers is not None:
+                meta["train_speakers"] = json.dumps(sorted(self.train_speakers))
         return {PREFIX + k: v for k, v in meta.items()}
 
 
@@ -89,6 +92,11 @@ def parse_metadata(meta: dict[str, str], where: str = "model") -> Contract:
             contract.labels = json.loads(get["labels"])
             contract.sample_rate, contract.hop = int(get["sample_rate"]), int(get["hop"])
             contract.detector = json.loads(get.get("detector", "{}"))
+            if "train_speakers" in get:
+                speakers = json.loads(get["train_speakers"])
+                if not isinstance(speakers, list) or not all(isinstance(s, str) for s in speakers):
+                    raise ValueError("train_speakers must be a JSON list of names")
+                contract.train_speakers = speakers
     except (KeyError, ValueError, TypeError, IndexError) as e:
         raise UserError(f"{where} has broken edge-rnn metadata ({type(e).__name__}: {e})") from None
     return contract

@@ -257,15 +257,19 @@ def test_stream_cli_wav_and_raw_stdin_agree(tmp_path, kws_onnx):
 
 @needs_fsdd
 def test_eval_cli_reports_and_plots(tmp_path, kws_onnx):
-    data = fsdd_subset(tmp_path / "data", speakers=("jackson",), digits=(0, 1, 5), indices=range(0, 4))
+    # jackson was held out of the model's training, george trained it
+    data = fsdd_subset(tmp_path / "data", speakers=("jackson", "george"), digits=(0, 1, 5), indices=range(0, 2))
     plot = tmp_path / "det.png"
     r = subprocess.run([sys.executable, "-m", "edge_rnn.cli", "eval", "--model", str(kws_onnx), "--data", str(data),
                         "--noise-hours", "0.02", "--plot", str(plot), "--json"], capture_output=True, timeout=300)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["utterances"] == 12 and set(out["per_speaker_accuracy"]) == {"jackson"}
+    assert out["utterances"] == 12 and set(out["per_speaker_accuracy"]) == {"jackson", "george"}
     assert set(out["per_class_accuracy"]) == {"zero", "one", "_unknown_"}  # five is no keyword here
     assert out["stream_keyword_utterances"] == 8 and "noise_false_accepts_per_hour" in out
+    assert out["speakers_heard_in_training"] == ["george"]
+    assert "was trained on george: those figures are not held-out" in r.stderr.decode()
+    assert Session(kws_onnx).contract.train_speakers == ["george"]
     assert plot.read_bytes()[:4] == b"\x89PNG" and len(out["det_curve"]) > 5
 
 

@@ -186,6 +186,13 @@ def test_valid_speaker_none_trains_on_every_speaker_and_keeps_the_last_epoch(tmp
     assert json.loads(best["train"])["epoch"] == 3
     for name, tensor in best["model"].items():
         assert torch.equal(tensor, last["model"][name]), name
+    assert best["train_speakers"] == ["george", "jackson"]
+    # the exported model says whom it heard, so eval can flag figures that are not held-out
+    from edge_rnn.export.pipeline import export_checkpoint
+    from edge_rnn.runtime.session import Session
+
+    export_checkpoint(out / "best.pt", tmp_path / "all.onnx")
+    assert Session(tmp_path / "all.onnx").contract.train_speakers == ["george", "jackson"]
 
 
 def test_band_limit_cuts_the_top_band_only():
