@@ -121,6 +121,8 @@ def train_kws_cmd(
     conv_stride: int = typer.Option(4, min=1, help="convolution stride along the mel axis"),
     conv_pool: int = typer.Option(1, min=1, help="max over this many neighbouring convolution bands (1: none)"),
     norm_seconds: float = typer.Option(0.0, min=0.0, max=600.0, help="subtract a running mean of each feature with this time constant, carried as a state (0: off)"),
+    front_end: str = typer.Option("logmel", help="logmel (learned from --data alone) or speech-embedding (a frozen pretrained speech embedding every 80 ms; only the recurrent stack learns)"),
+    embedding_weights: Optional[Path] = typer.Option(None, help="with --front-end speech-embedding: openWakeWord's embedding_model.onnx (default: the copy shipped with edge-rnn)"),
     dropout: float = typer.Option(0.1),
     epochs: int = typer.Option(30, min=1),
     max_minutes: MaxMinutes = 0.0,
@@ -158,16 +160,19 @@ def train_kws_cmd(
     from edge_rnn.kws_train import KWSData, train_kws
     from edge_rnn.onset_swap import parse_onset_swaps
 
+    embedded = {"front_end": front_end, "hop": 640} if front_end == "speech-embedding" else {"front_end": front_end}
     config = _config(task="kws", cell=cell, hidden=hidden, dropout=dropout, n_mels=n_mels, n_cepstra=cepstra,
                      conv_channels=conv_channels, conv_kernel=conv_kernel,
-                     conv_stride=conv_stride, conv_pool=conv_pool, norm_seconds=norm_seconds, labels=make_labels(parse_keywords(keywords)), vocab_size=0)
+                     conv_stride=conv_stride, conv_pool=conv_pool, norm_seconds=norm_seconds, labels=make_labels(parse_keywords(keywords)), vocab_size=0,
+                     **embedded)
     opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
                           clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
                           decay_after=2, schedule=schedule, ema=ema)
     kws_data = KWSData(data, config.labels[2:], valid_speaker, clips_per_epoch, clip_seconds, batch_size,
                        synthetic_voices, synthetic_share, onset_cut, tempo, random_eq, mixed_voices,
                        tuple(extra_words or ()), tuple(parse_onset_swaps(onset_swap or [])), freq_mask,
-                       time_mask, tuple(teacher or ()), distill, band_limit=band_limit)
+                       time_mask, tuple(teacher or ()), distill, band_limit=band_limit,
+                       embedding_weights=embedding_weights)
     best = train_kws(config, kws_data, opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 CELLS = ("rnn", "gru", "lstm")
+FRONT_ENDS = ("logmel", "speech-embedding")
 TASKS = ("lm", "kws")
 
 
@@ -34,6 +35,7 @@ class ModelConfig:
     conv_stride: int = 4  # along the mel axis
     conv_pool: int = 1  # > 1: max over this many neighbouring bands of the convolution (stride 1)
     norm_seconds: float = 0.0  # > 0: subtract a running mean of each feature (its time constant, s)
+    front_end: str = "logmel"  # or "speech-embedding": a frozen pretrained embedding every 80 ms
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -45,7 +47,8 @@ class ModelConfig:
             raise ValueError("--hidden needs one positive size per layer, e.g. 256,128")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("--dropout must be in [0, 1)")
-        if self.task == "kws" and (len(self.labels) < 3 or not 0 < self.hop <= self.win):
+        framed = self.front_end == "speech-embedding" or 0 < self.hop <= self.win  # (it frames its own audio)
+        if self.task == "kws" and (len(self.labels) < 3 or not framed):
             raise ValueError("a keyword spotter needs background, unknown and >= 1 keyword, and 0 < hop <= win")
         if not 0 <= self.n_cepstra <= self.n_mels:
             raise ValueError("--cepstra must be between 0 (log-mel features) and --n-mels")
@@ -61,6 +64,13 @@ class ModelConfig:
             raise ValueError("--conv-pool pools the convolution's bands: it needs --conv-channels")
         if self.conv_channels and not 1 <= self.conv_pool <= self.conv_bands:
             raise ValueError(f"--conv-pool must be between 1 and the convolution's {self.conv_bands} bands")
+        if self.front_end not in FRONT_ENDS:
+            raise ValueError(f"unknown front end {self.front_end!r}; choose one of {', '.join(FRONT_ENDS)}")
+        if self.front_end == "speech-embedding" and (
+                self.sample_rate != 8000 or self.hop != 640 or self.n_mels != 32 or self.n_cepstra
+                or self.conv_channels or self.norm_seconds):
+            raise ValueError("--front-end speech-embedding computes its own 32 log-mels at 8 kHz every 10 ms and "
+                             "one embedding every 80 ms (hop 640): it takes no --cepstra, --conv-* or --norm-seconds")
         if not 0.0 <= self.norm_seconds <= 600.0:
             raise ValueError("--norm-seconds must be between 0 (off) and 600")
         if self.task == "lm" and self.tie_weights and self.hidden[-1] != self.embedding:
@@ -72,6 +82,8 @@ class ModelConfig:
     @property
     def n_features(self) -> int:
         """Feature channels the keyword spotter's recurrent stack sees per frame."""
+        if self.front_end == "speech-embedding":
+            return 96
         if self.conv_channels:
             return self.conv_channels * (self.conv_bands - self.conv_pool + 1)
         return self.n_cepstra or self.n_mels
@@ -93,6 +105,8 @@ class ModelConfig:
         """(name, size) of each state tensor in order: [context, [norm] (kws)], h0, [c0], h1, [c1], ..."""
         context = self.win - self.hop + self.context_frames * self.hop
         out = [("context", context)] if self.task == "kws" else []
+        if self.task == "kws" and self.front_end == "speech-embedding":
+            out = [("context", 176), ("frames", 75 * 32)]  # see edge_rnn/speech_embedding.py
         if self.task == "kws" and self.norm_seconds > 0:
             out.append(("norm", self.n_cepstra or self.n_mels))
         for i, size in enumerate(self.hidden):

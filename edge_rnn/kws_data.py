@@ -291,4 +291,5 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
     else:
         level = 10 ** (rng.uniform(-75, -20) / 20)
     audio = np.clip(speech + background_track(samples, level, rng, rate), -1.0, 1.0)
-    return audio.astype(np.float32), frame_labels_for(samples // hop, hop, segments)
+    tail = max(1, round(0.2 * rate / hop))  # label 0.2 s after each word (20 frames of 10 ms)
+    return audio.astype(np.float32), frame_labels_for(samples // hop, hop, segments, tail)

@@ -32,6 +32,9 @@ class EnsembleConfig:
         if any(m.task != "kws" for m in self.members):
             raise UserError("only keyword spotters can be exported as an ensemble; "
                             "give one checkpoint for a language model")
+        if len(self.members) > 1 and any(m.front_end != "logmel" for m in self.members):
+            raise UserError("a speech-embedding keyword spotter exports on its own: ensembles take log-mel "
+                            "models only")
         first = self.members[0]
         for i, m in enumerate(self.members[1:], 1):
             for key in SHARED:

@@ -191,6 +191,17 @@ class KeywordSpotter(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
+        self.embedding = None
+        if config.front_end == "speech-embedding":
+            from edge_rnn.speech_embedding import EmbeddingFrontEnd, SpeechEmbedding
+
+            self.frontend = EmbeddingFrontEnd()
+            self.embedding = SpeechEmbedding().requires_grad_(False)  # pretrained, frozen
+            self.norm = self.conv = None
+            self.rnn = RecurrentStack(config.cell, config.n_features, config.hidden, config.dropout)
+            self.drop = nn.Dropout(config.dropout)
+            self.classifier = nn.Linear(config.hidden[-1], len(config.labels))
+            return
         self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels, config.n_cepstra,
                                        config.context_frames)
         self.norm = (RunningNorm(config.norm_seconds, config.hop / config.sample_rate, config.context_frames)
@@ -207,6 +218,10 @@ class KeywordSpotter(nn.Module):
 
     def forward(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """audio (batch, samples), samples a multiple of hop -> logits (batch, frames, labels)."""
+        if self.embedding is not None:
+            feats, front_state = self.embed(audio, state[0], state[1])
+            x, rnn_state = self.rnn(feats, state[2:])
+            return self.classifier(self.drop(x)), front_state + rnn_state
         feats, context = self.frontend(audio, state[0], augment=self.training)
         front_state, rest = [context], state[1:]
         if self.norm is not None:
@@ -216,6 +231,14 @@ class KeywordSpotter(nn.Module):
             feats = self.conv(feats)
         x, rnn_state = self.rnn(feats, rest)
         return self.classifier(self.drop(x)), front_state + rnn_state
+
+    def embed(self, audio: torch.Tensor, context: torch.Tensor, frames: torch.Tensor):
+        """Speech-embedding front end: (batch, hops, 96) normalised embeddings, [context, frames].
+        Nothing before the recurrent stack learns, so training computes it without gradients."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.training):
+            logmel, context, frames = self.frontend(audio, context, frames, augment=self.training)
+            feats = (self.embedding(logmel) - self.frontend.mean) / self.frontend.std  # (batch, hops, 96)
+        return feats, [context, frames]
 
     def scores(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """What the exported graph returns: per-frame probabilities."""

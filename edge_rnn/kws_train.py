@@ -44,6 +44,7 @@ class KWSData:
     teachers: tuple[Path, ...] = ()  # distil from these checkpoints (their averaged probabilities)
     distill: float = 0.5  # weight of the teachers' soft targets in the loss (with teachers)
     band_limit: float = 0.0  # share of the words whose top band is cut (a random 1.6-3.4 kHz cutoff at 8 kHz)
+    embedding_weights: Path | None = None  # --front-end speech-embedding: its ONNX file (None: the shipped copy)
 
 
 def load_teacher(paths: tuple[Path, ...], config: ModelConfig):
@@ -128,7 +129,11 @@ def make_batch(utts, keyword_ids, count, samples, hop, rng, options: ClipOptions
 def fit_normalisation(model: KeywordSpotter, audio: torch.Tensor) -> None:
     """Set the front end's per-feature mean and std from training audio."""
     with torch.no_grad():
-        feats, _ = model.frontend(audio, torch.zeros(audio.size(0), model.frontend.context_size))
+        if model.embedding is not None:  # the mean and std of the embeddings (identity until now)
+            state = model.init_state(audio.size(0))
+            feats, _ = model.embed(audio, state[0], state[1])
+        else:
+            feats, _ = model.frontend(audio, torch.zeros(audio.size(0), model.frontend.context_size))
         flat = feats.reshape(-1, feats.size(-1))
         model.frontend.mean.copy_(flat.mean(0))
         model.frontend.std.copy_(flat.std(0).clamp_min(1e-3))
@@ -195,6 +200,11 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
     if teacher is not None:
         log(opts, f"distilling from {len(data.teachers)} teacher(s), soft-target weight {data.distill}")
     model = KeywordSpotter(config)
+    if model.embedding is not None:
+        from edge_rnn.speech_embedding import default_weights
+
+        model.embedding.load_onnx(data.embedding_weights or default_weights())
+        log(opts, "front end: the pretrained speech embedding (frozen), one frame every 80 ms")
     model.frontend.random_eq_db = data.random_eq_db
     model.frontend.freq_mask, model.frontend.time_mask = data.freq_mask, data.time_mask
     rate = config.sample_rate

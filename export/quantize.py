@@ -10,7 +10,7 @@ Language models:
   (onnxruntime's MatMulNBits, block 32, int8 arithmetic): half the bytes a step reads.
 
 Keyword spotters (`weight_only=True`): every recurrent (GRU, RNN and LSTM) and MatMul weight is
-weight-only int8. Dynamic quantization picks each call's activation scale from the chunk it is
+weight-only int8, and so are the convolutions of a pretrained speech embedding (per output channel). Dynamic quantization picks each call's activation scale from the chunk it is
 given, so a spotter's scores would depend (slightly) on how the audio was chunked; weight-only
 int8 keeps them identical for any chunking, and these models are small enough that float
 arithmetic costs little.
@@ -30,6 +30,7 @@ from onnx import helper, numpy_helper
 
 PRECISIONS = ("fp32", "int8", "int4")
 _FRONTEND = "/frontend/"
+_EMBEDDING = "/embedding/"  # a pretrained speech embedding's convolutions (--front-end speech-embedding)
 
 
 def quantize(src: Path, dst: Path, precision: str, weight_only: bool = False) -> None:
@@ -38,6 +39,7 @@ def quantize(src: Path, dst: Path, precision: str, weight_only: bool = False) ->
         model = onnx.load(str(src))
         quantize_recurrent_weights(model.graph, ("GRU", "RNN", "LSTM"))
         quantize_matmul_weights(model.graph)
+        quantize_conv_weights(model.graph, _EMBEDDING)
         onnx.save(model, str(dst))
         return
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -87,6 +89,13 @@ def quantize_matmul_weights(graph: onnx.GraphProto) -> int:
     """Store the constant (in, out) weight of every MatMul outside the front end as int8 +
     DequantizeLinear, one scale per output column. Returns how many."""
     slots = [(node, 1, 1) for node in graph.node if node.op_type == "MatMul" and _FRONTEND not in node.name]
+    return _store_int8(graph, slots)
+
+
+def quantize_conv_weights(graph: onnx.GraphProto, scope: str) -> int:
+    """Store the weight of every Conv whose name contains `scope` as int8 + DequantizeLinear, one
+    scale per output channel. Returns how many."""
+    slots = [(node, 1, 0) for node in graph.node if node.op_type == "Conv" and scope in node.name]
     return _store_int8(graph, slots)
 
 

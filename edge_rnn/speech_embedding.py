@@ -1,0 +1,168 @@
+"""A pretrained speech embedding as the keyword spotter's front end (`--front-end speech-embedding`).
+
+Four training voices are too few to teach a model what stays the same across voices; a network
+trained on a great many voices already knows. Google's `speech_embedding` (Apache-2.0; the ONNX
+conversion that openWakeWord distributes is read here) maps 76 log-mel frames (0.76 s) to 96
+numbers, once every 8 frames (80 ms). It is kept frozen; only the recurrent stack on top learns.
+
+Its log-mel frames are 25 ms Hann windows, 10 ms apart, 32 mel bands between 60 Hz and 3.8 kHz
+(16 kHz audio, a 512-point DFT). Everything it uses lies below 4 kHz, so an 8 kHz front end
+computes the same frames: a 200-sample window in a 256-point DFT has the same 31.25 Hz bins, and
+the 16 kHz window's sum is twice ours (power x4). Audio is scaled as 16-bit PCM, as it expects.
+
+Streaming: the model's hop is 8 frames (640 samples). Between calls it keeps the last 176 audio
+samples (the DFT's overlap, state `context`) and the last 75 log-mel frames (state `frames`);
+each call appends 8 frames per hop and embeds the 76 frames that end at each hop, so the result
+does not depend on how the audio was cut into calls.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from edge_rnn.runtime.errors import UserError
+
+N_FFT, WIN, MEL_HOP, N_MELS = 256, 200, 80, 32
+WINDOW_FRAMES, STRIDE_FRAMES, EMBEDDING = 76, 8, 96
+PCM_POWER = 4.0 * 32767.0 ** 2  # 16-bit scale, and the 16 kHz window's sum twice ours (power x4)
+# (out channels, kernel (time, mel), pad mel) per convolution; "pool" rows are max-pools (time, mel)
+_LAYERS = [(24, (3, 3), 1), (24, (1, 3), 1), (24, (3, 1), 0), "pool22",
+           (48, (1, 3), 1), (48, (3, 1), 0), (48, (1, 3), 1), (48, (3, 1), 0), "pool12",
+           (72, (1, 3), 1), (72, (3, 1), 0), (72, (1, 3), 1), (72, (3, 1), 0), "pool22",
+           (96, (1, 3), 1), (96, (3, 1), 0), (96, (1, 3), 1), (96, (3, 1), 0), "pool12",
+           (96, (1, 3), 1), (96, (3, 1), 0), (96, (1, 3), 1), (96, (3, 1), 0), "pool22",
+           (96, (3, 1), 0)]
+
+
+def default_weights() -> Path:
+    """The embedding's ONNX file shipped with the package (see NOTICE beside it)."""
+    return Path(__file__).parent / "models_data" / "speech_embedding" / "embedding_model.onnx"
+
+
+class SpeechEmbedding(nn.Module):
+    """(n, 76 + 8 * (k - 1), 32) log-mel frames -> (n, k, 96): one embedding per 76-frame window,
+    the windows 8 frames apart. Convolutions with LeakyReLU(0.2) floored at -0.4, and max-pools;
+    the last convolution has no activation.
+
+    The network is convolutional along time with no padding there, and its pools halve time three
+    times (8 frames in all), so run over a long stretch of frames it yields exactly the embedding
+    of every window that starts a multiple of 8 frames in: each frame is processed once, not for
+    each of the 9-10 windows it falls in.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.convs = nn.ModuleList()
+        channels = 1
+        for i, layer in enumerate(_LAYERS):
+            if isinstance(layer, tuple):
+                out, kernel, pad = layer
+                last = i == len(_LAYERS) - 1
+                self.convs.append(nn.Conv2d(channels, out, kernel, padding=(0, pad), bias=not last))
+                channels = out
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        x = windows.unsqueeze(1)  # (n, 1, time, mels)
+        convs = iter(self.convs)
+        for i, layer in enumerate(_LAYERS):
+            if layer == "pool22":
+                x = F.max_pool2d(x, (2, 2))
+            elif layer == "pool12":
+                x = F.max_pool2d(x, (1, 2))
+            else:
+                x = next(convs)(x)
+                if i < len(_LAYERS) - 1:
+                    x = torch.clamp_min(F.leaky_relu(x, 0.2), -0.4)
+        return x.squeeze(3).transpose(1, 2)  # (n, 96, k, 1) -> (n, k, 96)
+
+    def load_onnx(self, path: Path) -> None:
+        """Copy the weights of openWakeWord's `embedding_model.onnx` (its Conv nodes in order)."""
+        import onnx
+        from onnx import numpy_helper
+
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"speech embedding weights not found: {path}")
+        graph = onnx.load(str(path)).graph
+        inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        convs = [n for n in graph.node if n.op_type == "Conv"]
+        if len(convs) != len(self.convs):
+            raise UserError(f"{path} is not the speech embedding this front end expects "
+                            f"({len(convs)} convolutions, not {len(self.convs)})")
+        for node, conv in zip(convs, self.convs):
+            weight = inits[node.input[1]]
+            if tuple(weight.shape) != tuple(conv.weight.shape):
+                raise UserError(f"{path}: convolution weights {weight.shape} where {tuple(conv.weight.shape)} "
+                                "were expected")
+            conv.weight.data.copy_(torch.from_numpy(weight.copy()))
+            if conv.bias is not None:
+                conv.bias.data.copy_(torch.from_numpy(inits[node.input[2]].copy()))
+
+
+def mel_matrix() -> torch.Tensor:
+    """(129, 32) mel filters on the bins of a 256-point DFT at 8 kHz (the frequencies of the first
+    129 bins of the embedding's 512-point DFT at 16 kHz): triangles between 60 Hz and 3.8 kHz
+    spaced on the Slaney mel scale (linear to 1 kHz, logarithmic above), each of unit area."""
+    step, log_step = 200.0 / 3, math.log(6.4) / 27.0
+    mel = lambda f: f / step if f < 1000 else 15.0 + math.log(f / 1000.0) / log_step  # noqa: E731
+    hz = lambda m: m * step if m < 15 else 1000.0 * math.exp(log_step * (m - 15.0))  # noqa: E731
+    edges = np.array([hz(m) for m in np.linspace(mel(60.0), mel(3800.0), N_MELS + 2)])
+    freqs = np.arange(N_FFT // 2 + 1) * 8000.0 / N_FFT
+    rise = (freqs[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
+    fall = (edges[None, 2:] - freqs[:, None]) / (edges[2:] - edges[1:-1])
+    weights = np.maximum(0.0, np.minimum(rise, fall)) * (2.0 / (edges[2:] - edges[:-2]))
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+class EmbeddingFrontEnd(nn.Module):
+    """(batch, samples) audio -> (batch, 68 + samples / 80, 32) log-mel frames (log10 of the mel
+    power, + 2, as the embedding expects them): the frames of the 76-frame windows that end at
+    each hop of this call, from the first window's start to the last's end.
+
+    States: `context` (batch, 176) audio samples and `frames` (batch, 75 * 32) log-mel frames.
+    The embedding itself is a separate module (`KeywordSpotter.embedding`), so that export
+    quantizes its weights like the recurrent ones while this DFT stays float.
+    """
+
+    context_size = N_FFT - MEL_HOP
+    frames_size = (WINDOW_FRAMES - 1) * N_MELS
+    hop = STRIDE_FRAMES * MEL_HOP
+
+    def __init__(self):
+        super().__init__()
+        n_bins = N_FFT // 2 + 1
+        window = torch.zeros(N_FFT, dtype=torch.float64)
+        start = (N_FFT - WIN) // 2  # centred, as the 16 kHz window sits in its 512-point frame
+        window[start : start + WIN] = torch.hann_window(WIN, periodic=True, dtype=torch.float64)
+        n = torch.arange(N_FFT, dtype=torch.float64)
+        k = torch.arange(n_bins, dtype=torch.float64)[:, None]
+        angle = 2 * math.pi * k * n / N_FFT
+        basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2*bins, 256)
+        self.register_buffer("basis", basis.float().unsqueeze(1))
+        self.register_buffer("mel", mel_matrix() * PCM_POWER)
+        self.register_buffer("mean", torch.zeros(EMBEDDING))  # of the embeddings, set by the trainer
+        self.register_buffer("std", torch.ones(EMBEDDING))
+        self.n_bins = n_bins
+        self.random_eq_db, self.freq_mask, self.time_mask = 0.0, 0, 0  # the log-mel front end's knobs: unused
+
+    def forward(self, audio: torch.Tensor, context: torch.Tensor, frames: torch.Tensor, augment: bool = False):
+        x = torch.cat([context, audio], dim=1)  # (batch, 176 + samples)
+        new_context = x[:, x.size(1) - self.context_size :]
+        spec = F.conv1d(x.unsqueeze(1), self.basis, stride=MEL_HOP)  # (batch, 2*bins, 8 * hops)
+        re, im = spec[:, : self.n_bins], spec[:, self.n_bins :]
+        power = (re * re + im * im).transpose(1, 2)  # (batch, frames, bins)
+        logmel = torch.log10(torch.clamp(torch.matmul(power, self.mel), min=1e-10)) + 2.0
+        if augment:
+            from edge_rnn.kws_model import mel_warp
+
+            logmel = mel_warp(logmel)
+        past = frames.reshape(frames.size(0), WINDOW_FRAMES - 1, N_MELS)
+        joined = torch.cat([past, logmel], dim=1)  # (batch, 75 + 8 * hops, 32)
+        new_frames = joined[:, joined.size(1) - (WINDOW_FRAMES - 1) :].reshape(frames.size(0), -1)
+        return joined[:, STRIDE_FRAMES - 1 :], new_context, new_frames  # first window: frames 7..82

@@ -1,0 +1,88 @@
+"""The pretrained speech-embedding front end: the same numbers as the ONNX file it is read from,
+and a spotter built on it that trains, exports to int8 with parity, and streams chunk-invariantly."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from edge_rnn.cli import main
+from edge_rnn.export.pipeline import export_checkpoint
+from edge_rnn.runtime.audio import read_wav
+from edge_rnn.runtime.kws import KeywordSpotter
+from edge_rnn.runtime.session import Session
+from edge_rnn.speech_embedding import N_MELS, SpeechEmbedding, default_weights, mel_matrix
+
+from conftest import FSDD, fsdd_subset, needs_fsdd
+
+
+def test_embedding_equals_the_onnx_file_on_every_window():
+    """One pass over a long stretch of frames gives each 76-frame window's embedding, 8 frames apart."""
+    net = SpeechEmbedding()
+    net.load_onnx(default_weights())
+    frames = np.random.default_rng(0).normal(1.0, 1.5, (2, 76 + 8 * 6, N_MELS)).astype(np.float32)
+    windows = np.stack([frames[:, 8 * i : 8 * i + 76] for i in range(7)], axis=1)  # (2, 7, 76, 32)
+    ref = ort.InferenceSession(str(default_weights()), providers=["CPUExecutionProvider"])
+    want = ref.run(None, {"input_1": windows.reshape(14, 76, N_MELS, 1)})[0].reshape(2, 7, 96)
+    with torch.no_grad():
+        got = net(torch.from_numpy(frames)).numpy()
+    assert got.shape == (2, 7, 96)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_mel_filters_cover_60_to_3800_hz_with_unit_area():
+    mel = mel_matrix().numpy()  # (129, 32) on 31.25 Hz bins
+    hz = np.arange(129) * 31.25
+    used = hz[mel.sum(axis=1) > 0]
+    assert mel.shape == (129, 32) and used.min() >= 60 and used.max() <= 3800
+    assert np.all(np.diff(mel.argmax(axis=0)) > 0)  # centres rise band by band
+    area = mel.sum(axis=0) * 31.25  # Slaney normalisation: each triangle's area is 1 (in Hz), roughly
+    assert np.all((area > 0.6) & (area < 1.4))
+
+
+def test_wrong_weights_file_is_a_user_error(tmp_path, capsys):
+    bad = tmp_path / "not_it.onnx"
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "g",
+                                   [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    onnx.save(onnx.helper.make_model(graph), str(bad))
+    data = tmp_path / "data"
+    data.mkdir()
+    args = ["train", "kws", "--data", str(data), "--out", str(tmp_path / "run"), "--front-end", "speech-embedding"]
+    assert main(args + ["--cepstra", "10"]) == 2
+    assert "--front-end speech-embedding" in capsys.readouterr().err
+    if FSDD.is_dir():
+        fsdd_subset(data, speakers=("george", "jackson"), digits=(0, 1), indices=range(5, 8))
+        assert main(args + ["--keywords", "zero,one", "--valid-speaker", "jackson", "--quiet",
+                            "--embedding-weights", str(bad)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "not the speech embedding" in err
+
+
+@needs_fsdd
+def test_embedding_spotter_trains_exports_int8_and_streams_chunk_invariantly(tmp_path):
+    data = fsdd_subset(tmp_path / "data", digits=(0, 1))
+    args = ["train", "kws", "--data", str(data), "--out", str(tmp_path / "run"), "--keywords", "zero,one",
+            "--valid-speaker", "jackson", "--front-end", "speech-embedding", "--hidden", "16",
+            "--epochs", "1", "--clips-per-epoch", "32", "--clip-seconds", "2", "--quiet", "--threads", "1"]
+    assert main(args) == 0
+    report = export_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "e.onnx", "int8")
+    assert report["parity_max_abs_diff"] <= 1e-4
+    model = onnx.load(str(tmp_path / "e.onnx"))
+    convs = [t for t in model.graph.initializer if t.name.endswith("_int8") and "embedding" in t.name]
+    assert len(convs) == 20  # every convolution of the embedding is stored as int8
+    assert report["int8_bytes"] < 0.45 * report["fp32_bytes"]
+    session = Session(tmp_path / "e.onnx")
+    assert session.contract.hop == 640 and [s.input for s in session.contract.states][:2] == ["state_context", "state_frames"]
+    audio = np.concatenate([read_wav(FSDD / "0_jackson_5.wav", 8000), np.zeros(3000, np.float32),
+                            read_wav(FSDD / "1_george_6.wav", 8000), np.zeros(5000, np.float32)])
+    runs = []
+    for chunk in (1, 80, 296, 8000):  # one sample, 10 ms, 37 ms, 1 s
+        spotter = KeywordSpotter(session)
+        runs.append(np.concatenate([spotter.probabilities(audio[i : i + chunk]) for i in range(0, audio.size, chunk)]))
+    assert runs[0].shape == (audio.size // 640, 4)
+    for other in runs[1:]:  # the same windows; only the convolutions' float summation order may differ
+        np.testing.assert_allclose(other, runs[0], atol=1e-5)
