@@ -20,7 +20,13 @@ from edge_rnn.progress import Progress
 from edge_rnn.runtime.errors import UserError
 from edge_rnn.train import TrainOptions, fit, log, seed_everything
 
-DEFAULT_DETECTOR = {"smooth_frames": 8, "threshold": 0.6, "refractory_s": 0.5, "decision_s": 0.3}
+DEFAULT_DETECTOR = {"smooth_frames": 8, "threshold": 0.6, "refractory_s": 0.5, "decision_s": 0.3}  # 10 ms frames
+
+
+def default_detector(config: ModelConfig) -> dict:
+    """DEFAULT_DETECTOR with its smoothing kept at 80 ms whatever the model's frame length."""
+    frames = max(1, round(DEFAULT_DETECTOR["smooth_frames"] * 0.01 * config.sample_rate / config.hop))
+    return {**DEFAULT_DETECTOR, "smooth_frames": frames}
 
 
 @dataclass
@@ -240,6 +246,6 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
         loss, acc = frame_metrics(model, valid_audio, valid_labels, 64)
         return loss, {"val_loss": loss, "val_frame_acc": acc}
 
-    extra = {"detector": dict(DEFAULT_DETECTOR), "valid_speaker": data.valid_speaker if held_out else None,
+    extra = {"detector": default_detector(config), "valid_speaker": data.valid_speaker if held_out else None,
              "train_speakers": sorted({u.speaker for u in train_utts})}
     return fit(model, config, opts, train_epoch, evaluate, extra, best_is_last=not held_out)

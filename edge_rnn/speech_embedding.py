@@ -31,6 +31,10 @@ from edge_rnn.runtime.errors import UserError
 N_FFT, WIN, MEL_HOP, N_MELS = 256, 200, 80, 32
 WINDOW_FRAMES, STRIDE_FRAMES, EMBEDDING = 76, 8, 96
 PCM_POWER = 4.0 * 32767.0 ** 2  # 16-bit scale, and the 16 kHz window's sum twice ours (power x4)
+# The quietest mel power let through (16-bit units): digital silence would otherwise give log-mels
+# of -8, far below anything noise ever gives (training clips reach about -4), and the embedding
+# has never seen such frames. At this floor silence reads as very quiet noise.
+POWER_FLOOR = 1e-4
 # (out channels, kernel (time, mel), pad mel) per convolution; "pool" rows are max-pools (time, mel)
 _LAYERS = [(24, (3, 3), 1), (24, (1, 3), 1), (24, (3, 1), 0), "pool22",
            (48, (1, 3), 1), (48, (3, 1), 0), (48, (1, 3), 1), (48, (3, 1), 0), "pool12",
@@ -157,7 +161,7 @@ class EmbeddingFrontEnd(nn.Module):
         spec = F.conv1d(x.unsqueeze(1), self.basis, stride=MEL_HOP)  # (batch, 2*bins, 8 * hops)
         re, im = spec[:, : self.n_bins], spec[:, self.n_bins :]
         power = (re * re + im * im).transpose(1, 2)  # (batch, frames, bins)
-        logmel = torch.log10(torch.clamp(torch.matmul(power, self.mel), min=1e-10)) + 2.0
+        logmel = torch.log10(torch.clamp(torch.matmul(power, self.mel), min=POWER_FLOOR)) + 2.0
         if augment:
             from edge_rnn.kws_model import mel_warp
 

@@ -76,6 +76,7 @@ def test_embedding_spotter_trains_exports_int8_and_streams_chunk_invariantly(tmp
     assert len(convs) == 20  # every convolution of the embedding is stored as int8
     assert report["int8_bytes"] < 0.45 * report["fp32_bytes"]
     session = Session(tmp_path / "e.onnx")
+    assert session.contract.detector["smooth_frames"] == 1  # 80 ms of smoothing, as with 8 frames of 10 ms
     assert session.contract.hop == 640 and [s.input for s in session.contract.states][:2] == ["state_context", "state_frames"]
     audio = np.concatenate([read_wav(FSDD / "0_jackson_5.wav", 8000), np.zeros(3000, np.float32),
                             read_wav(FSDD / "1_george_6.wav", 8000), np.zeros(5000, np.float32)])
