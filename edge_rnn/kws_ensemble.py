@@ -32,9 +32,9 @@ class EnsembleConfig:
         if any(m.task != "kws" for m in self.members):
             raise UserError("only keyword spotters can be exported as an ensemble; "
                             "give one checkpoint for a language model")
-        if len(self.members) > 1 and any(m.front_end != "logmel" for m in self.members):
-            raise UserError("a speech-embedding keyword spotter exports on its own: ensembles take log-mel "
-                            "models only")
+        if len({m.front_end for m in self.members}) > 1:
+            raise UserError("ensemble members must share one front end: all log-mel, or all speech-embedding "
+                            "(then they share its embedding and differ in their recurrent heads)")
         first = self.members[0]
         for i, m in enumerate(self.members[1:], 1):
             for key in SHARED:
@@ -66,14 +66,20 @@ class EnsembleConfig:
         return [m.hidden for m in self.members]
 
     @property
+    def embedded(self) -> bool:
+        """Speech-embedding members: one front end and embedding, then each member's head."""
+        return self.members[0].front_end == "speech-embedding"
+
+    @property
     def context_size(self) -> int:
         return max(m.state_sizes[0][1] for m in self.members)
 
     @property
     def state_sizes(self) -> list[tuple[str, int]]:
-        out = [("context", self.context_size)]
+        shared = 2 if self.embedded else 1  # [context, frames] or [context]
+        out = self.members[0].state_sizes[:2] if self.embedded else [("context", self.context_size)]
         for i, m in enumerate(self.members):
-            out += [(f"m{i}_{name}", size) for name, size in m.state_sizes[1:]]
+            out += [(f"m{i}_{name}", size) for name, size in m.state_sizes[shared:]]
         return out
 
     def to_json(self) -> str:
@@ -97,6 +103,8 @@ class KeywordEnsemble(nn.Module):
 
     def scores(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """audio (batch, samples), samples a multiple of hop -> probabilities (batch, frames, labels)."""
+        if self.config.embedded:
+            return self._embedded_scores(audio, state)
         context, rest = state[0], state[1:]
         probs, new_state = [], []
         for member, n in zip(self.members, self.splits):
@@ -110,6 +118,18 @@ class KeywordEnsemble(nn.Module):
         return torch.stack(probs).mean(dim=0), [new_context] + new_state
 
 
+    def _embedded_scores(self, audio: torch.Tensor, state: list[torch.Tensor]):
+        """The embedding once (the members' are the same frozen weights), then every head."""
+        raw, front_state = self.members[0].embed(audio, state[0], state[1])
+        rest, probs, new_state = state[2:], [], []
+        for member, n in zip(self.members, self.splits):
+            logits, s = member.head(raw, rest[: n - 1])
+            probs.append(torch.softmax(logits, dim=-1))
+            new_state += s
+            rest = rest[n - 1 :]
+        return torch.stack(probs).mean(dim=0), front_state + new_state
+
+
 def load_ensemble(checkpoints: list[dict]) -> KeywordEnsemble:
     """An ensemble from loaded checkpoints (see edge_rnn.checkpoint.load_checkpoint)."""
     EnsembleConfig([c["config"] for c in checkpoints])  # refuse mismatches before building
@@ -118,4 +138,10 @@ def load_ensemble(checkpoints: list[dict]) -> KeywordEnsemble:
         model = KeywordSpotter(ckpt["config"])
         model.load_state_dict(ckpt["model"])
         members.append(model.eval())
+    if members[0].embedding is not None:
+        first = members[0].embedding.state_dict()
+        for i, m in enumerate(members[1:], 2):
+            if any(not torch.equal(t, first[k]) for k, t in m.embedding.state_dict().items()):
+                raise UserError(f"checkpoint {i} has other speech-embedding weights than checkpoint 1: "
+                                "members must share one embedding")
     return KeywordEnsemble(members).eval()

@@ -219,9 +219,9 @@ class KeywordSpotter(nn.Module):
     def forward(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """audio (batch, samples), samples a multiple of hop -> logits (batch, frames, labels)."""
         if self.embedding is not None:
-            feats, front_state = self.embed(audio, state[0], state[1])
-            x, rnn_state = self.rnn(feats, state[2:])
-            return self.classifier(self.drop(x)), front_state + rnn_state
+            raw, front_state = self.embed(audio, state[0], state[1])
+            logits, rnn_state = self.head(raw, state[2:])
+            return logits, front_state + rnn_state
         feats, context = self.frontend(audio, state[0], augment=self.training)
         front_state, rest = [context], state[1:]
         if self.norm is not None:
@@ -233,12 +233,16 @@ class KeywordSpotter(nn.Module):
         return self.classifier(self.drop(x)), front_state + rnn_state
 
     def embed(self, audio: torch.Tensor, context: torch.Tensor, frames: torch.Tensor):
-        """Speech-embedding front end: (batch, hops, 96) normalised embeddings, [context, frames].
-        Nothing before the recurrent stack learns, so training computes it without gradients."""
+        """Speech-embedding front end: (batch, hops, 96) embeddings, [context, frames]. Nothing
+        before the recurrent stack learns, so training computes it without gradients."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.training):
             logmel, context, frames = self.frontend(audio, context, frames, augment=self.training)
-            feats = (self.embedding(logmel) - self.frontend.mean) / self.frontend.std  # (batch, hops, 96)
-        return feats, [context, frames]
+            return self.embedding(logmel), [context, frames]
+
+    def head(self, raw: torch.Tensor, rnn_state: list[torch.Tensor]):
+        """Embeddings (batch, hops, 96), normalised as in training -> logits, new recurrent state."""
+        x, rnn_state = self.rnn((raw - self.frontend.mean) / self.frontend.std, rnn_state)
+        return self.classifier(self.drop(x)), rnn_state
 
     def scores(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """What the exported graph returns: per-frame probabilities."""

@@ -87,3 +87,35 @@ def test_embedding_spotter_trains_exports_int8_and_streams_chunk_invariantly(tmp
     assert runs[0].shape == (audio.size // 640, 4)
     for other in runs[1:]:  # the same windows; only the convolutions' float summation order may differ
         np.testing.assert_allclose(other, runs[0], atol=1e-5)
+
+
+def _embedding_checkpoint(path, seed, weights=True):
+    from edge_rnn.checkpoint import save_checkpoint
+    from edge_rnn.config import ModelConfig
+    from edge_rnn.kws_data import make_labels
+    from edge_rnn.kws_model import KeywordSpotter as TorchSpotter
+
+    torch.manual_seed(seed)
+    config = ModelConfig(task="kws", cell="gru", hidden=[8], labels=make_labels(["zero", "one"]), n_mels=32,
+                         hop=640, front_end="speech-embedding")
+    model = TorchSpotter(config)
+    if weights:
+        model.embedding.load_onnx(default_weights())
+    save_checkpoint(path, model, config)
+    return path
+
+
+def test_embedding_heads_export_as_one_ensemble_sharing_the_embedding(tmp_path):
+    a, b = _embedding_checkpoint(tmp_path / "a.pt", 1), _embedding_checkpoint(tmp_path / "b.pt", 2)
+    from edge_rnn.export.pipeline import export_checkpoint as export_checkpoints
+
+    report = export_checkpoints([a, b], tmp_path / "ab.onnx", "int8")
+    assert report["parity_max_abs_diff"] <= 1e-4
+    session = Session(tmp_path / "ab.onnx")
+    assert [s.input for s in session.contract.states] == ["state_context", "state_frames", "state_m0_h0",
+                                                          "state_m1_h0"]
+    model = onnx.load(str(tmp_path / "ab.onnx"))
+    assert sum(n.op_type == "Conv" and "embedding" in n.name for n in model.graph.node) == 20  # computed once
+    other = _embedding_checkpoint(tmp_path / "c.pt", 3, weights=False)  # another (random) embedding
+    with pytest.raises(Exception, match="share one embedding"):
+        export_checkpoints([a, other], tmp_path / "ac.onnx", "int8")
