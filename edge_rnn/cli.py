@@ -49,6 +49,16 @@ def _config(**kwargs):
         raise UserError(str(e)) from None
 
 
+def _speed_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--speed needs MIN,MAX like 0.8,1.25, got {text!r}") from None
+    if not 0.5 <= low <= high <= 2.0:
+        raise UserError(f"--speed needs 0.5 <= MIN <= MAX <= 2, got {text!r}")
+    return low, high
+
+
 def _train_options(**kwargs):
     from edge_rnn.train import TrainOptions
 
@@ -134,6 +144,8 @@ def train_kws_cmd(
     onset_cut: float = typer.Option(0.0, min=0.0, max=0.9, help="half the time, drop up to this fraction of a word's start"),
     tempo: float = typer.Option(0.0, min=0.0, max=1.0, help="half the time, words up to 1+TEMPO times faster or slower at the same pitch"),
     band_limit: float = typer.Option(0.0, min=0.0, max=1.0, help="share of training words whose spectrum above a random 1.6-3.4 kHz cutoff (at 8 kHz) is cut by 25-45 dB"),
+    speed: str = typer.Option("0.8,1.25", help="MIN,MAX speed factor of training words (faster is also higher in pitch and formants)"),
+    mel_warp: float = typer.Option(0.1, min=0.0, max=0.3, help="stretch or squeeze each training clip's mel axis by up to this fraction (0: off)"),
     random_eq: float = typer.Option(0.0, min=0.0, max=40.0, help="add a smooth random curve of up to +-this many dB to each clip's spectrum"),
     mixed_voices: int = typer.Option(0, min=0, help="per word, blend this many utterances between two training speakers (needs pyworld)"),
     extra_words: Optional[list[Path]] = typer.Option(None, help="folder of WORD_SPEAKER_INDEX.wav words from other sources, any rate, mixed in like synthetic voices (repeatable)"),
@@ -172,7 +184,7 @@ def train_kws_cmd(
                        synthetic_voices, synthetic_share, onset_cut, tempo, random_eq, mixed_voices,
                        tuple(extra_words or ()), tuple(parse_onset_swaps(onset_swap or [])), freq_mask,
                        time_mask, tuple(teacher or ()), distill, band_limit=band_limit,
-                       embedding_weights=embedding_weights)
+                       embedding_weights=embedding_weights, speed=_speed_range(speed), mel_warp=mel_warp)
     best = train_kws(config, kws_data, opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
 

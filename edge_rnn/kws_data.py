@@ -175,8 +175,10 @@ def band_limit(audio: np.ndarray, rng: np.random.Generator, rate: int = 8000) ->
 
 
 def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0, rate: int = 8000,
-            tempo: float = 0.0, band_limit_share: float = 0.0) -> np.ndarray:
-    """Speed (and so pitch and formants), microphone and room colouring, a random level.
+            tempo: float = 0.0, band_limit_share: float = 0.0,
+            speed: tuple[float, float] = (0.8, 1.25)) -> np.ndarray:
+    """Speed (and so pitch and formants, by a factor drawn from `speed`), microphone and room
+    colouring, a random level.
 
     tempo > 0: half the time, also make the word up to (1 + tempo) times faster or slower at the
     same pitch. Speakers differ in how long they hold a word; with speed alone a long word always
@@ -193,7 +195,7 @@ def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0,
         audio = audio[int(audio.size * rng.uniform(0, onset_cut)) :]
     if tempo > 0 and rng.random() < 0.5:
         audio = time_stretch(audio, float(np.exp(rng.uniform(-1, 1) * np.log1p(tempo))))
-    audio = random_colouring(change_speed(audio, rng.uniform(0.8, 1.25)), rng, rate)
+    audio = random_colouring(change_speed(audio, rng.uniform(*speed)), rng, rate)
     if band_limit_share > 0 and rng.random() < band_limit_share:
         audio = band_limit(audio, rng, rate)
     peak = np.max(np.abs(audio)) + 1e-9
@@ -245,6 +247,7 @@ class ClipOptions:
     onset_cut: float = 0.0  # see augment()
     tempo: float = 0.0  # see augment()
     band_limit: float = 0.0  # share of the words band-limited, see augment()
+    speed: tuple[float, float] = (0.8, 1.25)  # range of the speed factor, see augment()
 
 
 def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
@@ -279,7 +282,7 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
     pos = int(rng.integers(0, samples // 4))
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.1, 0.4, 0.35, 0.15]))):
         utt, label = choose_word(words, keyword_ids, pool, rng, options)
-        utt = augment(utt, rng, options.onset_cut, rate, options.tempo, options.band_limit)
+        utt = augment(utt, rng, options.onset_cut, rate, options.tempo, options.band_limit, options.speed)
         if pos + utt.size > samples:
             break
         speech[pos : pos + utt.size] += utt

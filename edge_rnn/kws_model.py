@@ -69,6 +69,7 @@ class LogMelFrontEnd(nn.Module):
         # training only, set by the trainer and not saved: see random_eq() and spec_augment()
         self.random_eq_db = 0.0
         self.freq_mask, self.time_mask = 4, 0
+        self.max_warp = 0.1
 
     @property
     def context_size(self) -> int:
@@ -84,7 +85,7 @@ class LogMelFrontEnd(nn.Module):
         if augment:  # training only, before the DCT so that it acts on mel channels
             if self.random_eq_db > 0:
                 feats = random_eq(feats, self.random_eq_db)
-            feats = spec_augment(mel_warp(feats), feats.mean(), width=self.freq_mask, frames=self.time_mask)
+            feats = spec_augment(mel_warp(feats, self.max_warp), feats.mean(), width=self.freq_mask, frames=self.time_mask)
         if self.dct.numel():
             feats = torch.matmul(feats, self.dct)  # (batch, frames, cepstra)
         return (feats - self.mean) / self.std, new_context
@@ -103,6 +104,8 @@ def random_eq(feats: torch.Tensor, max_db: float) -> torch.Tensor:
 
 
 def mel_warp(feats: torch.Tensor, max_warp: float = 0.1) -> torch.Tensor:
+    if max_warp <= 0:
+        return feats
     """Training only: stretch or squeeze each example's mel axis by up to +-10% (another vocal
     tract length: formants sit higher or lower), by linear interpolation between channels."""
     batch, frames, n_mels = feats.shape

@@ -154,6 +154,7 @@ class EmbeddingFrontEnd(nn.Module):
         self.register_buffer("std", torch.ones(EMBEDDING))
         self.n_bins = n_bins
         self.random_eq_db, self.freq_mask, self.time_mask = 0.0, 0, 0  # the log-mel front end's knobs: unused
+        self.max_warp = 0.1  # training only: mel warping, set by the trainer
 
     def forward(self, audio: torch.Tensor, context: torch.Tensor, frames: torch.Tensor, augment: bool = False):
         x = torch.cat([context, audio], dim=1)  # (batch, 176 + samples)
@@ -165,7 +166,7 @@ class EmbeddingFrontEnd(nn.Module):
         if augment:
             from edge_rnn.kws_model import mel_warp
 
-            logmel = mel_warp(logmel)
+            logmel = mel_warp(logmel, self.max_warp)
         past = frames.reshape(frames.size(0), WINDOW_FRAMES - 1, N_MELS)
         joined = torch.cat([past, logmel], dim=1)  # (batch, 75 + 8 * hops, 32)
         new_frames = joined[:, joined.size(1) - (WINDOW_FRAMES - 1) :].reshape(frames.size(0), -1)
