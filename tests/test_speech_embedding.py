@@ -54,6 +54,8 @@ def test_wrong_weights_file_is_a_user_error(tmp_path, capsys):
     args = ["train", "kws", "--data", str(data), "--out", str(tmp_path / "run"), "--front-end", "speech-embedding"]
     assert main(args + ["--cepstra", "10"]) == 2
     assert "--front-end speech-embedding" in capsys.readouterr().err
+    assert main(args + ["--speed", "1.2,0.9"]) == 2
+    assert "--speed needs" in capsys.readouterr().err
     if FSDD.is_dir():
         fsdd_subset(data, speakers=("george", "jackson"), digits=(0, 1), indices=range(5, 8))
         assert main(args + ["--keywords", "zero,one", "--valid-speaker", "jackson", "--quiet",
@@ -119,3 +121,15 @@ def test_embedding_heads_export_as_one_ensemble_sharing_the_embedding(tmp_path):
     other = _embedding_checkpoint(tmp_path / "c.pt", 3, weights=False)  # another (random) embedding
     with pytest.raises(Exception, match="share one embedding"):
         export_checkpoints([a, other], tmp_path / "ac.onnx", "int8")
+
+
+def test_speed_range_sets_how_much_words_are_resampled():
+    from edge_rnn.kws_data import augment
+
+    word = np.sin(np.arange(4000) * 0.3).astype(np.float32)
+    rng = np.random.default_rng(0)
+    tail = int(0.4 * 8000) // 2  # the longest reverberation tail augment() may add
+    same = [augment(word, rng, speed=(1.0, 1.0)).size for _ in range(8)]
+    half = [augment(word, rng, speed=(0.5, 0.5)).size for _ in range(8)]
+    assert all(4000 <= n <= 4000 + tail for n in same) and 4000 in same
+    assert all(8000 <= n <= 8000 + tail for n in half) and 8000 in half  # half speed: twice as long
