@@ -142,6 +142,7 @@ def train_kws_cmd(
     synthetic_voices: int = typer.Option(0, min=0, help="mix in words from this many espeak-ng voices (needs espeak-ng)"),
     synthetic_share: float = typer.Option(0.3, min=0.0, max=1.0, help="share of training words that are synthetic"),
     onset_cut: float = typer.Option(0.0, min=0.0, max=0.9, help="half the time, drop up to this fraction of a word's start"),
+    offset_cut: float = typer.Option(0.0, min=0.0, max=0.9, help="half the time, drop up to this fraction of a word's end"),
     tempo: float = typer.Option(0.0, min=0.0, max=1.0, help="half the time, words up to 1+TEMPO times faster or slower at the same pitch"),
     band_limit: float = typer.Option(0.0, min=0.0, max=1.0, help="share of training words whose spectrum above a random 1.6-3.4 kHz cutoff (at 8 kHz) is cut by 25-45 dB"),
     speed: str = typer.Option("0.8,1.25", help="MIN,MAX speed factor of training words (faster is also higher in pitch and formants)"),
@@ -184,7 +185,8 @@ def train_kws_cmd(
                        synthetic_voices, synthetic_share, onset_cut, tempo, random_eq, mixed_voices,
                        tuple(extra_words or ()), tuple(parse_onset_swaps(onset_swap or [])), freq_mask,
                        time_mask, tuple(teacher or ()), distill, band_limit=band_limit,
-                       embedding_weights=embedding_weights, speed=_speed_range(speed), mel_warp=mel_warp)
+                       embedding_weights=embedding_weights, speed=_speed_range(speed), mel_warp=mel_warp,
+                       offset_cut=offset_cut)
     best = train_kws(config, kws_data, opts)
     _print_result({**best, "checkpoint": str(out / "best.pt")}, json_out)
 

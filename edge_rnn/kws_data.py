@@ -176,7 +176,7 @@ def band_limit(audio: np.ndarray, rng: np.random.Generator, rate: int = 8000) ->
 
 def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0, rate: int = 8000,
             tempo: float = 0.0, band_limit_share: float = 0.0,
-            speed: tuple[float, float] = (0.8, 1.25)) -> np.ndarray:
+            speed: tuple[float, float] = (0.8, 1.25), offset_cut: float = 0.0) -> np.ndarray:
     """Speed (and so pitch and formants, by a factor drawn from `speed`), microphone and room
     colouring, a random level.
 
@@ -188,11 +188,16 @@ def augment(audio: np.ndarray, rng: np.random.Generator, onset_cut: float = 0.0,
     recordings, or noise over a soft first consonant, lose the "th" of "three" or the "f" of
     "four"; the model must then decide on the rest of the word.
 
+    offset_cut > 0: likewise drop up to that fraction of the word's end, half the time: a recording
+    cut off while the word still sounds ends abruptly, which must not read as a final /t/.
+
     band_limit_share > 0: that share of the words lose their top band (see band_limit()), so
     that the model learns to tell words apart from what lies below 1.6 kHz too.
     """
     if onset_cut > 0 and rng.random() < 0.5:
         audio = audio[int(audio.size * rng.uniform(0, onset_cut)) :]
+    if offset_cut > 0 and rng.random() < 0.5:
+        audio = audio[: max(1, audio.size - int(audio.size * rng.uniform(0, offset_cut)))]
     if tempo > 0 and rng.random() < 0.5:
         audio = time_stretch(audio, float(np.exp(rng.uniform(-1, 1) * np.log1p(tempo))))
     audio = random_colouring(change_speed(audio, rng.uniform(*speed)), rng, rate)
@@ -248,6 +253,7 @@ class ClipOptions:
     tempo: float = 0.0  # see augment()
     band_limit: float = 0.0  # share of the words band-limited, see augment()
     speed: tuple[float, float] = (0.8, 1.25)  # range of the speed factor, see augment()
+    offset_cut: float = 0.0  # see augment()
 
 
 def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
@@ -282,7 +288,8 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
     pos = int(rng.integers(0, samples // 4))
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.1, 0.4, 0.35, 0.15]))):
         utt, label = choose_word(words, keyword_ids, pool, rng, options)
-        utt = augment(utt, rng, options.onset_cut, rate, options.tempo, options.band_limit, options.speed)
+        utt = augment(utt, rng, options.onset_cut, rate, options.tempo, options.band_limit, options.speed,
+                      options.offset_cut)
         if pos + utt.size > samples:
             break
         speech[pos : pos + utt.size] += utt

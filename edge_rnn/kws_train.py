@@ -50,6 +50,7 @@ class KWSData:
     teachers: tuple[Path, ...] = ()  # distil from these checkpoints (their averaged probabilities)
     distill: float = 0.5  # weight of the teachers' soft targets in the loss (with teachers)
     band_limit: float = 0.0  # share of the words whose top band is cut (a random 1.6-3.4 kHz cutoff at 8 kHz)
+    offset_cut: float = 0.0  # drop up to this fraction of a word's end, half the time
     speed: tuple[float, float] = (0.8, 1.25)  # words played this many times faster (pitch and formants too)
     mel_warp: float = 0.1  # stretch or squeeze each clip's mel axis by up to this fraction
     embedding_weights: Path | None = None  # --front-end speech-embedding: its ONNX file (None: the shipped copy)
@@ -203,7 +204,8 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
     synthetic = by_word(made) if made else None
     if made:
         log(opts, f"they make {data.synthetic_share:.0%} of the words in training clips")
-    options = ClipOptions(synthetic, data.synthetic_share, data.onset_cut, data.tempo, data.band_limit, data.speed)
+    options = ClipOptions(synthetic, data.synthetic_share, data.onset_cut, data.tempo, data.band_limit, data.speed,
+                          data.offset_cut)
     teacher = load_teacher(data.teachers, config) if data.teachers else None
     if teacher is not None:
         log(opts, f"distilling from {len(data.teachers)} teacher(s), soft-target weight {data.distill}")

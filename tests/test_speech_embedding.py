@@ -123,7 +123,7 @@ def test_embedding_heads_export_as_one_ensemble_sharing_the_embedding(tmp_path):
         export_checkpoints([a, other], tmp_path / "ac.onnx", "int8")
 
 
-def test_speed_range_sets_how_much_words_are_resampled():
+def test_speed_range_and_offset_cut_set_how_words_are_changed():
     from edge_rnn.kws_data import augment
 
     word = np.sin(np.arange(4000) * 0.3).astype(np.float32)
@@ -133,3 +133,5 @@ def test_speed_range_sets_how_much_words_are_resampled():
     half = [augment(word, rng, speed=(0.5, 0.5)).size for _ in range(8)]
     assert all(4000 <= n <= 4000 + tail for n in same) and 4000 in same
     assert all(8000 <= n <= 8000 + tail for n in half) and 8000 in half  # half speed: twice as long
+    cut = [augment(word, rng, speed=(1.0, 1.0), offset_cut=0.5) for _ in range(16)]
+    assert all(a.size >= 2000 for a in cut) and any(a.size < 4000 for a in cut)
