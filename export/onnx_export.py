@@ -70,6 +70,11 @@ def make_contract(config: ModelConfig, precision: str, extra: dict) -> Contract:
     return c
 
 
+EMBEDDING_NOTICE = ("This model contains the weights of Google's speech_embedding model "
+                    "(https://tfhub.dev/google/speech_embedding/1), licensed under the Apache License 2.0, "
+                    "as distributed in ONNX form by openWakeWord (Apache-2.0).")
+
+
 def write_metadata(path: Path, contract: Contract, out: Path | None = None) -> None:
     """Replace the edge_rnn.* metadata_props of the model at `path`, check it, save to `out`."""
     model = onnx.load(str(path))
@@ -79,6 +84,8 @@ def write_metadata(path: Path, contract: Contract, out: Path | None = None) -> N
     for key, value in contract.to_metadata().items():
         model.metadata_props.add(key=key, value=value)
     model.producer_name = "edge-rnn"
+    if '"speech-embedding"' in json.dumps(contract.config):  # a single model's or any member's front end
+        model.doc_string = EMBEDDING_NOTICE
     fix_state_output_sizes(model, contract)
     share_transposed_initializers(model)
     onnx.checker.check_model(model)
