@@ -117,7 +117,6 @@ class KeywordEnsemble(nn.Module):
         new_context = joined[:, joined.size(1) - context.size(1):]
         return torch.stack(probs).mean(dim=0), [new_context] + new_state
 
-
     def _embedded_scores(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """The embedding once (the members' are the same frozen weights), then every head."""
         raw, front_state = self.members[0].embed(audio, state[0], state[1])

@@ -104,10 +104,10 @@ def random_eq(feats: torch.Tensor, max_db: float) -> torch.Tensor:
 
 
 def mel_warp(feats: torch.Tensor, max_warp: float = 0.1) -> torch.Tensor:
+    """Training only: stretch or squeeze each example's mel axis by up to +-max_warp (another vocal
+    tract length: formants sit higher or lower), by linear interpolation between channels."""
     if max_warp <= 0:
         return feats
-    """Training only: stretch or squeeze each example's mel axis by up to +-10% (another vocal
-    tract length: formants sit higher or lower), by linear interpolation between channels."""
     batch, frames, n_mels = feats.shape
     alpha = 1.0 + (torch.rand(batch, 1, 1, device=feats.device) * 2 - 1) * max_warp
     pos = (torch.arange(n_mels, device=feats.device, dtype=feats.dtype) / alpha).clamp(0, n_mels - 1)
@@ -194,24 +194,20 @@ class KeywordSpotter(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.embedding = None
+        self.embedding = self.norm = self.conv = None
         if config.front_end == "speech-embedding":
             from edge_rnn.speech_embedding import EmbeddingFrontEnd, SpeechEmbedding
 
             self.frontend = EmbeddingFrontEnd()
             self.embedding = SpeechEmbedding().requires_grad_(False)  # pretrained, frozen
-            self.norm = self.conv = None
-            self.rnn = RecurrentStack(config.cell, config.n_features, config.hidden, config.dropout)
-            self.drop = nn.Dropout(config.dropout)
-            self.classifier = nn.Linear(config.hidden[-1], len(config.labels))
-            return
-        self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels, config.n_cepstra,
-                                       config.context_frames)
-        self.norm = (RunningNorm(config.norm_seconds, config.hop / config.sample_rate, config.context_frames)
-                     if config.norm_seconds > 0 else None)
-        self.conv = (TimeFrequencyConv(config.conv_channels, config.conv_kernel, config.conv_stride,
-                                       config.conv_pool)
-                     if config.conv_channels else None)
+        else:
+            self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels,
+                                           config.n_cepstra, config.context_frames)
+            if config.norm_seconds > 0:
+                self.norm = RunningNorm(config.norm_seconds, config.hop / config.sample_rate, config.context_frames)
+            if config.conv_channels:
+                self.conv = TimeFrequencyConv(config.conv_channels, config.conv_kernel, config.conv_stride,
+                                              config.conv_pool)
         self.rnn = RecurrentStack(config.cell, config.n_features, config.hidden, config.dropout)
         self.drop = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.hidden[-1], len(config.labels))
