@@ -138,9 +138,10 @@ def make_batch(utts, keyword_ids, count, samples, hop, rng, options: ClipOptions
 def fit_normalisation(model: KeywordSpotter, audio: torch.Tensor) -> None:
     """Set the front end's per-feature mean and std from training audio."""
     with torch.no_grad():
-        if model.embedding is not None:  # the mean and std of the embeddings
-            state = model.init_state(audio.size(0))
-            feats, _ = model.embed(audio, state[0], state[1])
+        if model.embedding is not None:  # the mean and std of the embeddings, of unaugmented audio
+            state, training = model.init_state(audio.size(0)), model.training
+            feats, _ = model.eval().embed(audio, state[0], state[1])
+            model.train(training)
         else:
             feats, _ = model.frontend(audio, torch.zeros(audio.size(0), model.frontend.context_size))
         flat = feats.reshape(-1, feats.size(-1))
