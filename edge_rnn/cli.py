@@ -173,11 +173,13 @@ def train_kws_cmd(
     from edge_rnn.kws_train import KWSData, train_kws
     from edge_rnn.onset_swap import parse_onset_swaps
 
-    embedded = {"front_end": front_end, "hop": 640} if front_end == "speech-embedding" else {"front_end": front_end}
+    from edge_rnn.config import EMBEDDING_HOP
+
+    framing = {"hop": EMBEDDING_HOP} if front_end == "speech-embedding" else {}  # it sets its own hop
     config = _config(task="kws", cell=cell, hidden=hidden, dropout=dropout, n_mels=n_mels, n_cepstra=cepstra,
                      conv_channels=conv_channels, conv_kernel=conv_kernel,
                      conv_stride=conv_stride, conv_pool=conv_pool, norm_seconds=norm_seconds, labels=make_labels(parse_keywords(keywords)), vocab_size=0,
-                     **embedded)
+                     front_end=front_end, **framing)
     opts = _train_options(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr,
                           clip=clip, patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
                           decay_after=2, schedule=schedule, ema=ema)

@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 
 CELLS = ("rnn", "gru", "lstm")
 FRONT_ENDS = ("logmel", "speech-embedding")
+# --front-end speech-embedding (edge_rnn/speech_embedding.py): log-mels of a 256-point DFT every
+# 80 samples at 8 kHz, 32 mels, one 96-number embedding of 76 frames every 8 frames
+EMBEDDING_RATE, EMBEDDING_N_FFT, EMBEDDING_MEL_HOP, EMBEDDING_MELS = 8000, 256, 80, 32
+EMBEDDING_WINDOW, EMBEDDING_STRIDE, EMBEDDING_SIZE = 76, 8, 96
+EMBEDDING_HOP = EMBEDDING_STRIDE * EMBEDDING_MEL_HOP  # 640 samples: one score frame per 80 ms
 TASKS = ("lm", "kws")
 
 
@@ -67,7 +72,8 @@ class ModelConfig:
         if self.front_end not in FRONT_ENDS:
             raise ValueError(f"unknown front end {self.front_end!r}; choose one of {', '.join(FRONT_ENDS)}")
         if self.front_end == "speech-embedding" and (
-                self.sample_rate != 8000 or self.hop != 640 or self.n_mels != 32 or self.n_cepstra
+                self.sample_rate != EMBEDDING_RATE or self.hop != EMBEDDING_HOP or self.n_mels != EMBEDDING_MELS
+                or self.n_cepstra
                 or self.conv_channels or self.norm_seconds):
             raise ValueError("--front-end speech-embedding computes its own 32 log-mels at 8 kHz every 10 ms and "
                              "one embedding every 80 ms (hop 640): it takes no --cepstra, --conv-* or --norm-seconds")
@@ -83,7 +89,7 @@ class ModelConfig:
     def n_features(self) -> int:
         """Feature channels the keyword spotter's recurrent stack sees per frame."""
         if self.front_end == "speech-embedding":
-            return 96
+            return EMBEDDING_SIZE
         if self.conv_channels:
             return self.conv_channels * (self.conv_bands - self.conv_pool + 1)
         return self.n_cepstra or self.n_mels
@@ -106,7 +112,8 @@ class ModelConfig:
         context = self.win - self.hop + self.context_frames * self.hop
         out = [("context", context)] if self.task == "kws" else []
         if self.task == "kws" and self.front_end == "speech-embedding":
-            out = [("context", 176), ("frames", 75 * 32)]  # see edge_rnn/speech_embedding.py
+            out = [("context", EMBEDDING_N_FFT - EMBEDDING_MEL_HOP),  # the DFT's overlap
+                   ("frames", (EMBEDDING_WINDOW - 1) * EMBEDDING_MELS)]  # the log-mels the next window starts with
         if self.task == "kws" and self.norm_seconds > 0:
             out.append(("norm", self.n_cepstra or self.n_mels))
         for i, size in enumerate(self.hidden):

@@ -75,11 +75,15 @@ class EnsembleConfig:
         return max(m.state_sizes[0][1] for m in self.members)
 
     @property
+    def shared_states(self) -> int:
+        """How many leading states the members share: [context] or, with the embedding, [context, frames]."""
+        return 2 if self.embedded else 1
+
+    @property
     def state_sizes(self) -> list[tuple[str, int]]:
-        shared = 2 if self.embedded else 1  # [context, frames] or [context]
         out = self.members[0].state_sizes[:2] if self.embedded else [("context", self.context_size)]
         for i, m in enumerate(self.members):
-            out += [(f"m{i}_{name}", size) for name, size in m.state_sizes[shared:]]
+            out += [(f"m{i}_{name}", size) for name, size in m.state_sizes[self.shared_states:]]
         return out
 
     def to_json(self) -> str:
@@ -89,14 +93,14 @@ class EnsembleConfig:
 
 
 class KeywordEnsemble(nn.Module):
-    """Average of the members' per-frame probabilities. State: [audio context, member 0's
-    recurrent states, member 1's, ...]."""
+    """Average of the members' per-frame probabilities. State: [audio context (and, for heads on
+    the speech embedding, its log-mel frames), member 0's own states, member 1's, ...]."""
 
     def __init__(self, members: list[KeywordSpotter]):
         super().__init__()
         self.config = EnsembleConfig([m.config for m in members])
         self.members = nn.ModuleList(members)
-        self.splits = [len(m.config.state_sizes) - 1 for m in members]
+        self.splits = [len(m.config.state_sizes) - self.config.shared_states for m in members]  # own states
 
     def init_state(self, batch: int, device=None) -> list[torch.Tensor]:
         return [torch.zeros(batch, size, device=device) for _, size in self.config.state_sizes]
@@ -122,10 +126,10 @@ class KeywordEnsemble(nn.Module):
         raw, front_state = self.members[0].embed(audio, state[0], state[1])
         rest, probs, new_state = state[2:], [], []
         for member, n in zip(self.members, self.splits):
-            logits, s = member.head(raw, rest[: n - 1])
+            logits, s = member.head(raw, rest[:n])
             probs.append(torch.softmax(logits, dim=-1))
             new_state += s
-            rest = rest[n - 1 :]
+            rest = rest[n:]
         return torch.stack(probs).mean(dim=0), front_state + new_state
 
 

@@ -19,16 +19,37 @@ from edge_rnn.config import ModelConfig
 from edge_rnn.models import RecurrentStack
 
 
+def triangles(freqs: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """(bins, len(edges) - 2) triangular filters: filter i rises from edges[i] to edges[i + 1]
+    and falls to edges[i + 2], evaluated at `freqs` (Hz)."""
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    rise = (freqs[:, None] - lower) / (centre - lower)
+    fall = (upper - freqs[:, None]) / (upper - centre)
+    return torch.clamp(torch.minimum(rise, fall), min=0.0)
+
+
 def mel_filterbank(n_bins: int, n_mels: int, sample_rate: int) -> torch.Tensor:
     """(n_bins, n_mels) triangular filters on the HTK mel scale, from 20 Hz to Nyquist."""
     mel = lambda f: 2595.0 * math.log10(1.0 + f / 700.0)
     hz = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)
     edges = torch.tensor([hz(m) for m in torch.linspace(mel(20.0), mel(sample_rate / 2), n_mels + 2).tolist()])
-    freqs = torch.linspace(0, sample_rate / 2, n_bins)
-    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
-    rise = (freqs[:, None] - lower) / (centre - lower)
-    fall = (upper - freqs[:, None]) / (upper - centre)
-    return torch.clamp(torch.minimum(rise, fall), min=0.0)
+    return triangles(torch.linspace(0, sample_rate / 2, n_bins), edges)
+
+
+def dft_basis(window: torch.Tensor) -> torch.Tensor:
+    """(2 * bins, 1, n) windowed DFT rows (cosines, then negative sines) of a float64 window of
+    n samples, for a strided Conv1d: bins = n // 2 + 1."""
+    n = window.numel()
+    k = torch.arange(n // 2 + 1, dtype=torch.float64)[:, None]
+    angle = 2 * math.pi * k * torch.arange(n, dtype=torch.float64) / n
+    return torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window]).float().unsqueeze(1)
+
+
+def power_frames(x: torch.Tensor, basis: torch.Tensor, hop: int) -> torch.Tensor:
+    """(batch, samples) -> (batch, frames, bins) power spectrum of each window `hop` apart."""
+    spec = F.conv1d(x.unsqueeze(1), basis, stride=hop)  # (batch, 2*bins, frames)
+    re, im = spec.chunk(2, dim=1)
+    return (re * re + im * im).transpose(1, 2)
 
 
 def dct_matrix(n_in: int, n_out: int) -> torch.Tensor:
@@ -54,18 +75,12 @@ class LogMelFrontEnd(nn.Module):
         super().__init__()
         self.win, self.hop, self.extra_frames = win, hop, extra_frames
         n_bins = win // 2 + 1
-        n = torch.arange(win, dtype=torch.float64)
-        k = torch.arange(n_bins, dtype=torch.float64)[:, None]
-        window = torch.hann_window(win, periodic=True, dtype=torch.float64)
-        angle = 2 * math.pi * k * n / win
-        basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2*bins, win)
-        self.register_buffer("basis", basis.float().unsqueeze(1))  # (2*bins, 1, win)
+        self.register_buffer("basis", dft_basis(torch.hann_window(win, periodic=True, dtype=torch.float64)))
         self.register_buffer("mel", mel_filterbank(n_bins, n_mels, sample_rate))
         n_out = n_cepstra or n_mels
         self.register_buffer("dct", dct_matrix(n_mels, n_cepstra) if n_cepstra else torch.zeros(0))
         self.register_buffer("mean", torch.zeros(n_out))
         self.register_buffer("std", torch.ones(n_out))
-        self.n_bins = n_bins
         # training only, set by the trainer and not saved: see random_eq() and spec_augment()
         self.random_eq_db = 0.0
         self.freq_mask, self.time_mask = 4, 0
@@ -78,9 +93,7 @@ class LogMelFrontEnd(nn.Module):
     def forward(self, audio: torch.Tensor, context: torch.Tensor, augment: bool = False):
         x = torch.cat([context, audio], dim=1)  # (batch, context_size + samples)
         new_context = x[:, x.size(1) - self.context_size :]
-        spec = F.conv1d(x.unsqueeze(1), self.basis, stride=self.hop)  # (batch, 2*bins, frames)
-        re, im = spec[:, : self.n_bins], spec[:, self.n_bins :]
-        power = (re * re + im * im).transpose(1, 2)  # (batch, frames, bins)
+        power = power_frames(x, self.basis, self.hop)  # (batch, frames, bins)
         feats = torch.log(torch.matmul(power, self.mel) + 1e-6)  # (batch, frames, mels)
         if augment:  # training only, before the DCT so that it acts on mel channels
             if self.random_eq_db > 0:
@@ -234,7 +247,7 @@ class KeywordSpotter(nn.Module):
     def embed(self, audio: torch.Tensor, context: torch.Tensor, frames: torch.Tensor):
         """Speech-embedding front end: (batch, hops, 96) embeddings, [context, frames]. Nothing
         before the recurrent stack learns, so training computes it without gradients."""
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.training):
+        with torch.no_grad():
             logmel, context, frames = self.frontend(audio, context, frames, augment=self.training)
             return self.embedding(logmel), [context, frames]
 

@@ -26,10 +26,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from edge_rnn.config import (EMBEDDING_MEL_HOP as MEL_HOP, EMBEDDING_MELS as N_MELS, EMBEDDING_N_FFT as N_FFT,
+                             EMBEDDING_SIZE as EMBEDDING, EMBEDDING_STRIDE as STRIDE_FRAMES,
+                             EMBEDDING_WINDOW as WINDOW_FRAMES)
+from edge_rnn.kws_model import dft_basis, mel_warp, power_frames, triangles
 from edge_rnn.runtime.errors import UserError
 
-N_FFT, WIN, MEL_HOP, N_MELS = 256, 200, 80, 32
-WINDOW_FRAMES, STRIDE_FRAMES, EMBEDDING = 76, 8, 96
+WIN = 200  # samples in the Hann window (25 ms), centred in each 256-point DFT frame
 PCM_POWER = 4.0 * 32767.0 ** 2  # 16-bit scale, and the 16 kHz window's sum twice ours (power x4)
 # The quietest mel power let through (16-bit units): digital silence would otherwise give log-mels
 # of -8, far below anything noise ever gives (training clips reach about -4), and the embedding
@@ -116,12 +119,9 @@ def mel_matrix() -> torch.Tensor:
     step, log_step = 200.0 / 3, math.log(6.4) / 27.0
     mel = lambda f: f / step if f < 1000 else 15.0 + math.log(f / 1000.0) / log_step  # noqa: E731
     hz = lambda m: m * step if m < 15 else 1000.0 * math.exp(log_step * (m - 15.0))  # noqa: E731
-    edges = np.array([hz(m) for m in np.linspace(mel(60.0), mel(3800.0), N_MELS + 2)])
-    freqs = np.arange(N_FFT // 2 + 1) * 8000.0 / N_FFT
-    rise = (freqs[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
-    fall = (edges[None, 2:] - freqs[:, None]) / (edges[2:] - edges[1:-1])
-    weights = np.maximum(0.0, np.minimum(rise, fall)) * (2.0 / (edges[2:] - edges[:-2]))
-    return torch.tensor(weights, dtype=torch.float32)
+    edges = torch.tensor([hz(m) for m in np.linspace(mel(60.0), mel(3800.0), N_MELS + 2)], dtype=torch.float64)
+    freqs = torch.arange(N_FFT // 2 + 1, dtype=torch.float64) * 8000.0 / N_FFT
+    return (triangles(freqs, edges) * (2.0 / (edges[2:] - edges[:-2]))).float()
 
 
 class EmbeddingFrontEnd(nn.Module):
@@ -135,37 +135,24 @@ class EmbeddingFrontEnd(nn.Module):
     """
 
     context_size = N_FFT - MEL_HOP
-    frames_size = (WINDOW_FRAMES - 1) * N_MELS
-    hop = STRIDE_FRAMES * MEL_HOP
 
     def __init__(self):
         super().__init__()
-        n_bins = N_FFT // 2 + 1
         window = torch.zeros(N_FFT, dtype=torch.float64)
         start = (N_FFT - WIN) // 2  # centred, as the 16 kHz window sits in its 512-point frame
         window[start : start + WIN] = torch.hann_window(WIN, periodic=True, dtype=torch.float64)
-        n = torch.arange(N_FFT, dtype=torch.float64)
-        k = torch.arange(n_bins, dtype=torch.float64)[:, None]
-        angle = 2 * math.pi * k * n / N_FFT
-        basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2*bins, 256)
-        self.register_buffer("basis", basis.float().unsqueeze(1))
+        self.register_buffer("basis", dft_basis(window))  # (2 * 129, 1, 256)
         self.register_buffer("mel", mel_matrix() * PCM_POWER)
         self.register_buffer("mean", torch.zeros(EMBEDDING))  # of the embeddings, set by the trainer
         self.register_buffer("std", torch.ones(EMBEDDING))
-        self.n_bins = n_bins
-        self.random_eq_db, self.freq_mask, self.time_mask = 0.0, 0, 0  # the log-mel front end's knobs: unused
         self.max_warp = 0.1  # training only: mel warping, set by the trainer
 
     def forward(self, audio: torch.Tensor, context: torch.Tensor, frames: torch.Tensor, augment: bool = False):
         x = torch.cat([context, audio], dim=1)  # (batch, 176 + samples)
         new_context = x[:, x.size(1) - self.context_size :]
-        spec = F.conv1d(x.unsqueeze(1), self.basis, stride=MEL_HOP)  # (batch, 2*bins, 8 * hops)
-        re, im = spec[:, : self.n_bins], spec[:, self.n_bins :]
-        power = (re * re + im * im).transpose(1, 2)  # (batch, frames, bins)
+        power = power_frames(x, self.basis, MEL_HOP)  # (batch, 8 * hops, bins)
         logmel = torch.log10(torch.clamp(torch.matmul(power, self.mel), min=POWER_FLOOR)) + 2.0
         if augment:
-            from edge_rnn.kws_model import mel_warp
-
             logmel = mel_warp(logmel, self.max_warp)
         past = frames.reshape(frames.size(0), WINDOW_FRAMES - 1, N_MELS)
         joined = torch.cat([past, logmel], dim=1)  # (batch, 75 + 8 * hops, 32)

@@ -84,7 +84,8 @@ def write_metadata(path: Path, contract: Contract, out: Path | None = None) -> N
     for key, value in contract.to_metadata().items():
         model.metadata_props.add(key=key, value=value)
     model.producer_name = "edge-rnn"
-    if '"speech-embedding"' in json.dumps(contract.config):  # a single model's or any member's front end
+    configs = contract.config.get("ensemble", [contract.config])  # a model's config, or each member's
+    if any(c.get("front_end") == "speech-embedding" for c in configs):
         model.doc_string = EMBEDDING_NOTICE
     fix_state_output_sizes(model, contract)
     share_transposed_initializers(model)
