@@ -156,13 +156,13 @@ def test_export_parity_and_int8_each_cell(cell, tmp_path):
     export_checkpoint(ckpt, tmp_path / "q.onnx", "int8")
     model = onnx.load(str(tmp_path / "q.onnx"))
     ops = {n.op_type for n in model.graph.node}
-    # every cell's W and R and the classifier stored as int8, dequantized in front of the op;
-    # no dynamic (per-call) activation quantization, so chunking cannot change a score
-    int8 = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8 and "_int8" in t.name]
-    assert len(int8) == 5  # W and R of both layers, the classifier
+    # every cell's W and R, the classifier and the DFT kernel stored as int8, dequantized in front
+    # of the op; no dynamic (per-call) activation quantization, so chunking cannot change a score
+    int8 = {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8 and "_int8" in t.name}
+    assert len(int8) == 6 and any(n.endswith("frontend.basis_int8") for n in int8)  # W, R x 2, classifier, DFT
     assert not any("Dynamic" in op or "Integer" in op for op in ops), ops
     front = [n for n in model.graph.node if "/frontend/" in n.name]
-    assert front and not any("Integer" in n.op_type for n in front)  # the front end stays float
+    assert front and not any("Integer" in n.op_type for n in front)  # the front end computes in float
     audio = (np.random.default_rng(0).random((1, 8000), dtype=np.float32) - 0.5) * 0.3
     a, _ = Session(tmp_path / "f.onnx").run(audio, Session(tmp_path / "f.onnx").zero_state())
     b, _ = Session(tmp_path / "q.onnx").run(audio, Session(tmp_path / "q.onnx").zero_state())

@@ -76,6 +76,7 @@ def test_embedding_spotter_trains_exports_int8_and_streams_chunk_invariantly(tmp
     model = onnx.load(str(tmp_path / "e.onnx"))
     convs = [t for t in model.graph.initializer if t.name.endswith("_int8") and "embedding" in t.name]
     assert len(convs) == 20  # every convolution of the embedding is stored as int8
+    assert any(t.name.endswith("frontend.basis_int8") for t in model.graph.initializer)  # and the DFT kernel
     assert "Apache License 2.0" in model.doc_string  # the embedding's licence travels with the file
     assert report["int8_bytes"] < 0.45 * report["fp32_bytes"]
     session = Session(tmp_path / "e.onnx")
