@@ -13,6 +13,7 @@ FRONT_ENDS = ("logmel", "speech-embedding")
 EMBEDDING_RATE, EMBEDDING_N_FFT, EMBEDDING_MEL_HOP, EMBEDDING_MELS = 8000, 256, 80, 32
 EMBEDDING_WINDOW, EMBEDDING_STRIDE, EMBEDDING_SIZE = 76, 8, 96
 EMBEDDING_HOP = EMBEDDING_STRIDE * EMBEDDING_MEL_HOP  # 640 samples: one score frame per 80 ms
+EMBEDDING_CACHE = 9472  # the embedding's streaming state (SpeechEmbedding.cache_size, tested equal)
 TASKS = ("lm", "kws")
 
 
@@ -113,7 +114,7 @@ class ModelConfig:
         out = [("context", context)] if self.task == "kws" else []
         if self.task == "kws" and self.front_end == "speech-embedding":
             out = [("context", EMBEDDING_N_FFT - EMBEDDING_MEL_HOP),  # the DFT's overlap
-                   ("frames", (EMBEDDING_WINDOW - 1) * EMBEDDING_MELS)]  # the log-mels the next window starts with
+                   ("cache", EMBEDDING_CACHE)]  # the last 2 steps into each convolution over time
         if self.task == "kws" and self.norm_seconds > 0:
             out.append(("norm", self.n_cepstra or self.n_mels))
         for i, size in enumerate(self.hidden):

@@ -244,12 +244,13 @@ class KeywordSpotter(nn.Module):
         x, rnn_state = self.rnn(feats, rest)
         return self.classifier(self.drop(x)), front_state + rnn_state
 
-    def embed(self, audio: torch.Tensor, context: torch.Tensor, frames: torch.Tensor):
-        """Speech-embedding front end: (batch, hops, 96) embeddings, [context, frames]. Nothing
+    def embed(self, audio: torch.Tensor, context: torch.Tensor, cache: torch.Tensor):
+        """Speech-embedding front end: (batch, hops, 96) embeddings, [context, cache]. Nothing
         before the recurrent stack learns, so training computes it without gradients."""
         with torch.no_grad():
-            logmel, context, frames = self.frontend(audio, context, frames, augment=self.training)
-            return self.embedding(logmel), [context, frames]
+            logmel, context = self.frontend(audio, context, augment=self.training)
+            raw, cache = self.embedding(logmel, cache)
+            return raw, [context, cache]
 
     def head(self, raw: torch.Tensor, rnn_state: list[torch.Tensor]):
         """Embeddings (batch, hops, 96), normalised as in training -> logits, new recurrent state."""

@@ -10,10 +10,14 @@ Its log-mel frames are 25 ms Hann windows, 10 ms apart, 32 mel bands between 60 
 computes the same frames: a 200-sample window in a 256-point DFT has the same 31.25 Hz bins, and
 the 16 kHz window's sum is twice ours (power x4). Audio is scaled as 16-bit PCM, as it expects.
 
-Streaming: the model's hop is 8 frames (640 samples). Between calls it keeps the last 176 audio
-samples (the DFT's overlap, state `context`) and the last 75 log-mel frames (state `frames`);
-each call appends 8 frames per hop and embeds the 76 frames that end at each hop, so the result
-does not depend on how the audio was cut into calls.
+Streaming: the model's hop is 8 frames (640 samples), one embedding per hop. Between calls it
+keeps the last 176 audio samples (the DFT's overlap, state `context`) and, for each of the 15
+convolutions that look 3 steps along time, the last 2 steps of its input (state `cache`, 9472
+numbers). A call then computes each layer only at the new steps (8 log-mel frames per hop), so a
+100 ms call costs about one embedding's work instead of a whole 76-frame window's, and the result
+does not depend on how the audio was cut into calls. The zero state means 68 frames of log-mel 0
+(very quiet noise) heard before the stream began; the cache stores each layer's input less its
+value for those frames, so that zeros are that state.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from edge_rnn.config import (EMBEDDING_MEL_HOP as MEL_HOP, EMBEDDING_MELS as N_MELS, EMBEDDING_N_FFT as N_FFT,
-                             EMBEDDING_SIZE as EMBEDDING, EMBEDDING_STRIDE as STRIDE_FRAMES,
+                             EMBEDDING_SIZE as EMBEDDING,
                              EMBEDDING_WINDOW as WINDOW_FRAMES)
 from edge_rnn.kws_model import dft_basis, mel_warp, power_frames, triangles
 from edge_rnn.runtime.errors import UserError
@@ -66,27 +70,82 @@ class SpeechEmbedding(nn.Module):
     def __init__(self):
         super().__init__()
         self.convs = nn.ModuleList()
-        channels = 1
+        self.cached = []  # (channels, mels) of the input of each convolution that spans 3 steps in time
+        channels, mels = 1, N_MELS
         for i, layer in enumerate(_LAYERS):
             if isinstance(layer, tuple):
                 out, kernel, pad = layer
                 last = i == len(_LAYERS) - 1
                 self.convs.append(nn.Conv2d(channels, out, kernel, padding=(0, pad), bias=not last))
-                channels = out
+                if kernel[0] > 1:
+                    self.cached.append((channels, mels))
+                channels, mels = out, mels + 2 * pad - kernel[1] + 1
+            else:
+                mels //= 2
+        self.cache_size = sum(2 * c * m for c, m in self.cached)
+        # each cached input's value (per channel and mel, the same at every step) when the stream
+        # is preceded by silent frames (see settle())
+        self.register_buffer("rest", torch.zeros(sum(c * m for c, m in self.cached)), persistent=False)
+        self.register_load_state_dict_post_hook(lambda module, _keys: module.settle())
 
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        x = windows.unsqueeze(1)  # (n, 1, time, mels)
-        convs = iter(self.convs)
+    def _layers(self, x: torch.Tensor, before_time_conv=None) -> torch.Tensor:
+        """Run the network on (n, 1, time, mels); `before_time_conv(i, x)` may replace the input of
+        the i-th convolution that spans time."""
+        convs, k = iter(self.convs), 0
         for i, layer in enumerate(_LAYERS):
             if layer == "pool22":
                 x = F.max_pool2d(x, (2, 2))
             elif layer == "pool12":
                 x = F.max_pool2d(x, (1, 2))
             else:
-                x = next(convs)(x)
+                conv = next(convs)
+                if conv.kernel_size[0] > 1 and before_time_conv is not None:
+                    x = before_time_conv(k, x)
+                    k += 1
+                x = conv(x)
                 if i < len(_LAYERS) - 1:
                     x = torch.clamp_min(F.leaky_relu(x, 0.2), -0.4)
         return x.squeeze(3).transpose(1, 2)  # (n, 96, k, 1) -> (n, k, 96)
+
+    def forward(self, frames: torch.Tensor, cache: torch.Tensor | None = None):
+        """Without `cache`: the (n, k, 96) embeddings of the windows in `frames` (see the class).
+        With it: `stream(frames, cache)`, called through the module so that exported node names
+        keep the `embedding` scope that int8 export looks for."""
+        if cache is None:
+            return self._layers(frames.unsqueeze(1))  # (n, 1, time, mels)
+        return self.stream(frames, cache)
+
+    def stream(self, frames: torch.Tensor, cache: torch.Tensor):
+        """(n, 8 * k, 32) new log-mel frames, (n, cache_size) state -> (n, k, 96) embeddings and
+        the new state: the embedding of each 76-frame window that ends at one of these hops."""
+        n = frames.size(0)
+        past = torch.split(cache, [2 * c * m for c, m in self.cached], dim=1)
+        rests = torch.split(self.rest, [c * m for c, m in self.cached])
+        kept = []
+
+        def join(k: int, x: torch.Tensor) -> torch.Tensor:
+            c, m = self.cached[k]
+            rest = rests[k].reshape(1, c, 1, m)
+            x = torch.cat([past[k].reshape(n, c, 2, m) + rest, x], dim=2)  # the last 2 steps, then the new ones
+            kept.append((x[:, :, x.size(2) - 2 :] - rest).reshape(n, 2 * c * m))
+            return x
+
+        out = self._layers(frames.unsqueeze(1), join)
+        return out, torch.cat(kept, dim=1)
+
+    @torch.no_grad()
+    def settle(self) -> None:
+        """Set `rest` from the weights: each cached input's value over frames of log-mel 0. The
+        network has no padding in time, so over constant frames every layer is constant in time."""
+        rests = []
+
+        def note(k: int, x: torch.Tensor) -> torch.Tensor:
+            c, m = self.cached[k]
+            rests.append(x[0, :, 0].reshape(-1))  # (c, m): the same at every step
+            return x
+
+        self._layers(torch.zeros(1, 1, WINDOW_FRAMES, N_MELS, dtype=self.rest.dtype, device=self.rest.device), note)
+        self.rest.copy_(torch.cat(rests))
 
     def load_onnx(self, path: Path) -> None:
         """Copy the weights of openWakeWord's `embedding_model.onnx` (its Conv nodes in order)."""
@@ -110,6 +169,7 @@ class SpeechEmbedding(nn.Module):
             conv.weight.data.copy_(torch.from_numpy(weight.copy()))
             if conv.bias is not None:
                 conv.bias.data.copy_(torch.from_numpy(inits[node.input[2]].copy()))
+        self.settle()
 
 
 def mel_matrix() -> torch.Tensor:
@@ -125,13 +185,12 @@ def mel_matrix() -> torch.Tensor:
 
 
 class EmbeddingFrontEnd(nn.Module):
-    """(batch, samples) audio -> (batch, 68 + samples / 80, 32) log-mel frames (log10 of the mel
-    power, + 2, as the embedding expects them): the frames of the 76-frame windows that end at
-    each hop of this call, from the first window's start to the last's end.
+    """(batch, samples) audio -> (batch, samples / 80, 32) log-mel frames (log10 of the mel
+    power, + 2, as the embedding expects them), one per 80 new samples.
 
-    States: `context` (batch, 176) audio samples and `frames` (batch, 75 * 32) log-mel frames.
-    The embedding itself is a separate module (`KeywordSpotter.embedding`), so that export
-    quantizes its weights like the recurrent ones while this DFT stays float.
+    State: `context` (batch, 176) audio samples, the DFT's overlap. The embedding itself is a
+    separate module (`KeywordSpotter.embedding`, which carries its own state), so that export
+    stores its weights as int8 like the recurrent ones.
     """
 
     context_size = N_FFT - MEL_HOP
@@ -147,14 +206,11 @@ class EmbeddingFrontEnd(nn.Module):
         self.register_buffer("std", torch.ones(EMBEDDING))
         self.max_warp = 0.1  # training only: mel warping, set by the trainer
 
-    def forward(self, audio: torch.Tensor, context: torch.Tensor, frames: torch.Tensor, augment: bool = False):
+    def forward(self, audio: torch.Tensor, context: torch.Tensor, augment: bool = False):
         x = torch.cat([context, audio], dim=1)  # (batch, 176 + samples)
         new_context = x[:, x.size(1) - self.context_size :]
         power = power_frames(x, self.basis, MEL_HOP)  # (batch, 8 * hops, bins)
         logmel = torch.log10(torch.clamp(torch.matmul(power, self.mel), min=POWER_FLOOR)) + 2.0
         if augment:
             logmel = mel_warp(logmel, self.max_warp)
-        past = frames.reshape(frames.size(0), WINDOW_FRAMES - 1, N_MELS)
-        joined = torch.cat([past, logmel], dim=1)  # (batch, 75 + 8 * hops, 32)
-        new_frames = joined[:, joined.size(1) - (WINDOW_FRAMES - 1) :].reshape(frames.size(0), -1)
-        return joined[:, STRIDE_FRAMES - 1 :], new_context, new_frames  # first window: frames 7..82
+        return logmel, new_context

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from edge_rnn.cli import main
+from edge_rnn.config import EMBEDDING_CACHE
 from edge_rnn.export.pipeline import export_checkpoint
 from edge_rnn.runtime.audio import read_wav
 from edge_rnn.runtime.kws import KeywordSpotter
@@ -31,6 +32,23 @@ def test_embedding_equals_the_onnx_file_on_every_window():
         got = net(torch.from_numpy(frames)).numpy()
     assert got.shape == (2, 7, 96)
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_streaming_equals_whole_windows_after_silent_frames():
+    """Called hop by hop with its cache, the network gives what one pass over 68 frames of log-mel
+    0 and then all the frames gives; the zero state is those silent frames."""
+    net = SpeechEmbedding()
+    net.load_onnx(default_weights())
+    assert net.cache_size == EMBEDDING_CACHE and float(net.rest.abs().sum()) > 0
+    frames = torch.from_numpy(np.random.default_rng(1).normal(1.0, 1.5, (2, 8 * 9, N_MELS)).astype(np.float32))
+    with torch.no_grad():
+        whole = net(torch.cat([torch.zeros(2, 68, N_MELS), frames], dim=1))
+        cache, parts = torch.zeros(2, net.cache_size), []
+        for a, b in [(0, 8), (8, 24), (24, 32), (32, 72)]:  # 1, 2, 1 and 5 hops
+            out, cache = net.stream(frames[:, a:b], cache)
+            parts.append(out)
+    assert whole.shape == (2, 9, 96)
+    np.testing.assert_allclose(torch.cat(parts, dim=1).numpy(), whole.numpy(), atol=1e-4)
 
 
 def test_mel_filters_cover_60_to_3800_hz_with_unit_area():
@@ -81,7 +99,7 @@ def test_embedding_spotter_trains_exports_int8_and_streams_chunk_invariantly(tmp
     assert report["int8_bytes"] < 0.45 * report["fp32_bytes"]
     session = Session(tmp_path / "e.onnx")
     assert session.contract.detector["smooth_frames"] == 1  # 80 ms of smoothing, as with 8 frames of 10 ms
-    assert session.contract.hop == 640 and [s.input for s in session.contract.states][:2] == ["state_context", "state_frames"]
+    assert session.contract.hop == 640 and [s.input for s in session.contract.states][:2] == ["state_context", "state_cache"]
     audio = np.concatenate([read_wav(FSDD / "0_jackson_5.wav", 8000), np.zeros(3000, np.float32),
                             read_wav(FSDD / "1_george_6.wav", 8000), np.zeros(5000, np.float32)])
     runs = []
@@ -116,7 +134,7 @@ def test_embedding_heads_export_as_one_ensemble_sharing_the_embedding(tmp_path):
     report = export_checkpoints([a, b], tmp_path / "ab.onnx", "int8")
     assert report["parity_max_abs_diff"] <= 1e-4
     session = Session(tmp_path / "ab.onnx")
-    assert [s.input for s in session.contract.states] == ["state_context", "state_frames", "state_m0_h0",
+    assert [s.input for s in session.contract.states] == ["state_context", "state_cache", "state_m0_h0",
                                                           "state_m1_h0"]
     model = onnx.load(str(tmp_path / "ab.onnx"))
     assert sum(n.op_type == "Conv" and "embedding" in n.name for n in model.graph.node) == 20  # computed once
