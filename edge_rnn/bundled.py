@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edge_rnn.runtime.errors import UserError
 
-# fsdd-kws: a GRU head on a pretrained speech embedding; -trio and -small: log-mel models trained on
+# fsdd-kws: three GRU heads on a pretrained speech embedding; -trio and -small: log-mel models trained on
 # the recordings alone (-small is the trio's third member)
 BUNDLED = {"ptb-lm": "ptb-lm.int8.onnx", "fsdd-kws": "fsdd-kws.int8.onnx",
            "fsdd-kws-trio": "fsdd-kws-trio.int8.onnx", "fsdd-kws-small": "fsdd-kws-small.int8.onnx"}

@@ -25,7 +25,7 @@ def test_bundled_models_are_small_int8_and_self_describing():
     assert kws.contract.labels[2:] == ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     assert bundled_path("ptb-lm").stat().st_size < 6_000_000
     assert bundled_path("fsdd-kws").stat().st_size < 1_000_000  # the embedding's int8 convolutions, 330 KB
-    assert kws.contract.hop == 640 and [s.input for s in kws.contract.states][:2] == ["state_context", "state_frames"]
+    assert kws.contract.hop == 640 and [s.input for s in kws.contract.states][:2] == ["state_context", "state_cache"]
     trio, small = Session(bundled_path("fsdd-kws-trio")), Session(bundled_path("fsdd-kws-small"))
     assert trio.contract.labels == small.contract.labels == kws.contract.labels
     assert len(trio.contract.states) == 7 and "ensemble" in trio.contract.config  # context + 3 members x 2 GRUs
