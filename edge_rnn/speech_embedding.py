@@ -13,9 +13,9 @@ the 16 kHz window's sum is twice ours (power x4). Audio is scaled as 16-bit PCM,
 Streaming: the model's hop is 8 frames (640 samples), one embedding per hop. Between calls it
 keeps the last 176 audio samples (the DFT's overlap, state `context`) and, for each of the 15
 convolutions that look 3 steps along time, the last 2 steps of its input (state `cache`, 9472
-numbers). A call then computes each layer only at the new steps (8 log-mel frames per hop), so a
-100 ms call costs about one embedding's work instead of a whole 76-frame window's, and the result
-does not depend on how the audio was cut into calls. The zero state means 68 frames of log-mel 0
+numbers). A call then computes each layer only at its new steps (8 log-mel frames per hop), not
+over a whole 76-frame window (9.5 times the steps for an 80 ms call), and the result does not
+depend on how the audio was cut into calls. The zero state means 68 frames of log-mel 0
 (very quiet noise) heard before the stream began; the cache stores each layer's input less its
 value for those frames, so that zeros are that state.
 """
@@ -31,8 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from edge_rnn.config import (EMBEDDING_MEL_HOP as MEL_HOP, EMBEDDING_MELS as N_MELS, EMBEDDING_N_FFT as N_FFT,
-                             EMBEDDING_SIZE as EMBEDDING,
-                             EMBEDDING_WINDOW as WINDOW_FRAMES)
+                             EMBEDDING_SIZE as EMBEDDING, EMBEDDING_WINDOW as WINDOW_FRAMES)
 from edge_rnn.kws_model import dft_basis, mel_warp, power_frames, triangles
 from edge_rnn.runtime.errors import UserError
 
@@ -87,6 +86,7 @@ class SpeechEmbedding(nn.Module):
         # is preceded by silent frames (see settle())
         self.register_buffer("rest", torch.zeros(sum(c * m for c, m in self.cached)), persistent=False)
         self.register_load_state_dict_post_hook(lambda module, _keys: module.settle())
+        self.settle()
 
     def _layers(self, x: torch.Tensor, before_time_conv=None) -> torch.Tensor:
         """Run the network on (n, 1, time, mels); `before_time_conv(i, x)` may replace the input of

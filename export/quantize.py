@@ -18,7 +18,7 @@ enough that float arithmetic costs little.
 
 Both: the audio front end computes in float32 (the power spectrum spans too many decades for 8-bit
 activations), and its mel MatMul stays float. A spotter's DFT kernel is stored as int8 all the
-same: it is the largest constant of a small model (264 KB of the embedding spotter's 931 KB),
+same: it is the largest constant of a small model (264 KB of the first embedding spotter's 931 KB),
 and, rounded as weights only, it moved stream detection on the held-out voices by at most 3 of
 500 utterances, either way (docs/bundled-models.md).
 """
