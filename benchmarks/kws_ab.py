@@ -17,15 +17,14 @@ import json
 import random
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
+from edge_rnn.benchmark import stream_rtf
 from edge_rnn.bundled import resolve_model
 from edge_rnn.runtime.errors import UserError
-from edge_rnn.runtime.kws import KeywordSpotter
 from edge_rnn.runtime.session import Session, session_options
 
 
@@ -36,20 +35,6 @@ def unfolded(path: Path) -> Session:
     opts.add_session_config_entry("session.disable_quant_qdq", "0")
     session.ort = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     return session
-
-
-def seconds_per_chunk(session: Session, chunks: list[np.ndarray]) -> float:
-    """Median wall time of one `process` call over the chunks (after a few to warm up)."""
-    spotter = KeywordSpotter(session)
-    for chunk in chunks[:5]:
-        spotter.process(chunk)
-    spotter.reset()
-    times = []
-    for chunk in chunks:
-        t = time.perf_counter_ns()
-        spotter.process(chunk)
-        times.append(time.perf_counter_ns() - t)
-    return statistics.median(times) / 1e9
 
 
 def main(argv=None) -> int:
@@ -84,7 +69,7 @@ def main(argv=None) -> int:
     for r in range(args.rounds):
         rng.shuffle(order)
         for name in order:
-            rtf[name].append(seconds_per_chunk(variants[name], chunks) / (args.chunk_ms / 1000))
+            rtf[name].append(stream_rtf(variants[name], chunks, rate))
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
 
     medians = {name: statistics.median(v) for name, v in rtf.items()}
