@@ -35,8 +35,9 @@ def session_options(threads: int = 1, optimized_path: str | None = None) -> ort.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # Our int8 GRU/RNN weights are stored as int8 + DequantizeLinear. Left as QDQ, onnxruntime
     # keeps those nodes and dequantizes every call; treated as plain ops they are folded into
-    # float weights once at load (same outputs; a 100 ms keyword-spotting call 19% faster for
-    # fsdd-kws-small and 21% for fsdd-kws: benchmarks/kws_ab.py, 5 rounds, 2026-11-28 16:47 UTC).
+    # float weights once at load (same outputs; 100 ms keyword-spotting chunks 27% cheaper for
+    # fsdd-kws, 20% for fsdd-kws-trio, 17% for fsdd-kws-small: benchmarks/kws_ab.py, 5 rounds,
+    # 2026-11-29 03:12 UTC).
     opts.add_session_config_entry("session.disable_quant_qdq", "1")
     if optimized_path:
         opts.optimized_model_filepath = str(optimized_path)
