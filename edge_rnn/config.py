@@ -13,7 +13,32 @@ FRONT_ENDS = ("logmel", "speech-embedding")
 EMBEDDING_RATE, EMBEDDING_N_FFT, EMBEDDING_MEL_HOP, EMBEDDING_MELS = 8000, 256, 80, 32
 EMBEDDING_WINDOW, EMBEDDING_STRIDE, EMBEDDING_SIZE = 76, 8, 96
 EMBEDDING_HOP = EMBEDDING_STRIDE * EMBEDDING_MEL_HOP  # 640 samples: one score frame per 80 ms
-EMBEDDING_CACHE = 9472  # the embedding's streaming state (SpeechEmbedding.cache_size, tested equal)
+# its network: (out channels, kernel (time, mel), pad mel) per convolution; "pool" rows are
+# max-pools (time, mel)
+EMBEDDING_LAYERS = [(24, (3, 3), 1), (24, (1, 3), 1), (24, (3, 1), 0), "pool22",
+                    (48, (1, 3), 1), (48, (3, 1), 0), (48, (1, 3), 1), (48, (3, 1), 0), "pool12",
+                    (72, (1, 3), 1), (72, (3, 1), 0), (72, (1, 3), 1), (72, (3, 1), 0), "pool22",
+                    (96, (1, 3), 1), (96, (3, 1), 0), (96, (1, 3), 1), (96, (3, 1), 0), "pool12",
+                    (96, (1, 3), 1), (96, (3, 1), 0), (96, (1, 3), 1), (96, (3, 1), 0), "pool22",
+                    (96, (3, 1), 0)]
+
+
+def embedding_time_convs() -> list[tuple[int, int]]:
+    """(channels, mels) of the input of each embedding convolution that spans 3 time steps: the
+    layers whose last 2 input steps the streaming cache keeps."""
+    out, channels, mels = [], 1, EMBEDDING_MELS
+    for layer in EMBEDDING_LAYERS:
+        if isinstance(layer, str):
+            mels //= 2
+            continue
+        width, kernel, pad = layer
+        if kernel[0] > 1:
+            out.append((channels, mels))
+        channels, mels = width, mels + 2 * pad - kernel[1] + 1
+    return out
+
+
+EMBEDDING_CACHE = sum(2 * c * m for c, m in embedding_time_convs())  # the streaming state: 9472 numbers
 TASKS = ("lm", "kws")
 
 

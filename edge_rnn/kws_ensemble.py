@@ -76,7 +76,7 @@ class EnsembleConfig:
 
     @property
     def shared_states(self) -> int:
-        """How many leading states the members share: [context] or, with the embedding, [context, frames]."""
+        """How many leading states the members share: [context] or, with the embedding, [context, cache]."""
         return 2 if self.embedded else 1
 
     @property
@@ -94,7 +94,7 @@ class EnsembleConfig:
 
 class KeywordEnsemble(nn.Module):
     """Average of the members' per-frame probabilities. State: [audio context (and, for heads on
-    the speech embedding, its log-mel frames), member 0's own states, member 1's, ...]."""
+    the speech embedding, its cache), member 0's own states, member 1's, ...]."""
 
     def __init__(self, members: list[KeywordSpotter]):
         super().__init__()
@@ -123,8 +123,9 @@ class KeywordEnsemble(nn.Module):
 
     def _embedded_scores(self, audio: torch.Tensor, state: list[torch.Tensor]):
         """The embedding once (the members' are the same frozen weights), then every head."""
-        raw, front_state = self.members[0].embed(audio, state[0], state[1])
-        rest, probs, new_state = state[2:], [], []
+        shared = self.config.shared_states
+        raw, front_state = self.members[0].embed(audio, *state[:shared])
+        rest, probs, new_state = state[shared:], [], []
         for member, n in zip(self.members, self.splits):
             logits, s = member.head(raw, rest[:n])
             probs.append(torch.softmax(logits, dim=-1))

@@ -11,7 +11,7 @@ computes the same frames: a 200-sample window in a 256-point DFT has the same 31
 the 16 kHz window's sum is twice ours (power x4). Audio is scaled as 16-bit PCM, as it expects.
 
 Streaming: the model's hop is 8 frames (640 samples), one embedding per hop. Between calls it
-keeps the last 176 audio samples (the DFT's overlap, state `context`) and, for each of the 15
+keeps the last 176 audio samples (the DFT's overlap, state `context`) and, for each of the 11
 convolutions that look 3 steps along time, the last 2 steps of its input (state `cache`, 9472
 numbers). A call then computes each layer only at its new steps (8 log-mel frames per hop), not
 over a whole 76-frame window (9.5 times the steps for an 80 ms call), and the result does not
@@ -30,8 +30,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from edge_rnn.config import (EMBEDDING_MEL_HOP as MEL_HOP, EMBEDDING_MELS as N_MELS, EMBEDDING_N_FFT as N_FFT,
-                             EMBEDDING_SIZE as EMBEDDING, EMBEDDING_WINDOW as WINDOW_FRAMES)
+from edge_rnn.config import (EMBEDDING_CACHE, EMBEDDING_LAYERS as _LAYERS, EMBEDDING_MEL_HOP as MEL_HOP,
+                             EMBEDDING_MELS as N_MELS, EMBEDDING_N_FFT as N_FFT, EMBEDDING_SIZE as EMBEDDING,
+                             EMBEDDING_WINDOW as WINDOW_FRAMES, embedding_time_convs)
 from edge_rnn.kws_model import dft_basis, mel_warp, power_frames, triangles
 from edge_rnn.runtime.errors import UserError
 
@@ -41,14 +42,6 @@ PCM_POWER = 4.0 * 32767.0 ** 2  # 16-bit scale, and the 16 kHz window's sum twic
 # of -8, far below anything noise ever gives (training clips reach about -4), and the embedding
 # has never seen such frames. At this floor silence reads as very quiet noise.
 POWER_FLOOR = 1e-4
-# (out channels, kernel (time, mel), pad mel) per convolution; "pool" rows are max-pools (time, mel)
-_LAYERS = [(24, (3, 3), 1), (24, (1, 3), 1), (24, (3, 1), 0), "pool22",
-           (48, (1, 3), 1), (48, (3, 1), 0), (48, (1, 3), 1), (48, (3, 1), 0), "pool12",
-           (72, (1, 3), 1), (72, (3, 1), 0), (72, (1, 3), 1), (72, (3, 1), 0), "pool22",
-           (96, (1, 3), 1), (96, (3, 1), 0), (96, (1, 3), 1), (96, (3, 1), 0), "pool12",
-           (96, (1, 3), 1), (96, (3, 1), 0), (96, (1, 3), 1), (96, (3, 1), 0), "pool22",
-           (96, (3, 1), 0)]
-
 
 def default_weights() -> Path:
     """The embedding's ONNX file shipped with the package (see NOTICE beside it)."""
@@ -69,19 +62,15 @@ class SpeechEmbedding(nn.Module):
     def __init__(self):
         super().__init__()
         self.convs = nn.ModuleList()
-        self.cached = []  # (channels, mels) of the input of each convolution that spans 3 steps in time
-        channels, mels = 1, N_MELS
+        channels = 1
         for i, layer in enumerate(_LAYERS):
             if isinstance(layer, tuple):
                 out, kernel, pad = layer
                 last = i == len(_LAYERS) - 1
                 self.convs.append(nn.Conv2d(channels, out, kernel, padding=(0, pad), bias=not last))
-                if kernel[0] > 1:
-                    self.cached.append((channels, mels))
-                channels, mels = out, mels + 2 * pad - kernel[1] + 1
-            else:
-                mels //= 2
-        self.cache_size = sum(2 * c * m for c, m in self.cached)
+                channels = out
+        self.cached = embedding_time_convs()  # (channels, mels) into each convolution spanning time
+        self.cache_size = EMBEDDING_CACHE
         # each cached input's value (per channel and mel, the same at every step) when the stream
         # is preceded by silent frames (see settle())
         self.register_buffer("rest", torch.zeros(sum(c * m for c, m in self.cached)), persistent=False)
@@ -139,9 +128,8 @@ class SpeechEmbedding(nn.Module):
         network has no padding in time, so over constant frames every layer is constant in time."""
         rests = []
 
-        def note(k: int, x: torch.Tensor) -> torch.Tensor:
-            c, m = self.cached[k]
-            rests.append(x[0, :, 0].reshape(-1))  # (c, m): the same at every step
+        def note(_k: int, x: torch.Tensor) -> torch.Tensor:
+            rests.append(x[0, :, 0].reshape(-1))  # (channels, mels): the same at every step
             return x
 
         self._layers(torch.zeros(1, 1, WINDOW_FRAMES, N_MELS, dtype=self.rest.dtype, device=self.rest.device), note)

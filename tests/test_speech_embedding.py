@@ -39,7 +39,10 @@ def test_streaming_equals_whole_windows_after_silent_frames():
     0 and then all the frames gives; the zero state is those silent frames."""
     net = SpeechEmbedding()
     net.load_onnx(default_weights())
-    assert net.cache_size == EMBEDDING_CACHE and float(net.rest.abs().sum()) > 0
+    seen = []  # the (channels, mels) that really reach each convolution over time
+    net._layers(torch.zeros(1, 1, 76, N_MELS), lambda k, x: seen.append(tuple(x.shape[i] for i in (1, 3))) or x)
+    assert seen == net.cached and sum(2 * c * m for c, m in seen) == net.cache_size == EMBEDDING_CACHE
+    assert float(net.rest.abs().sum()) > 0
     frames = torch.from_numpy(np.random.default_rng(1).normal(1.0, 1.5, (2, 8 * 9, N_MELS)).astype(np.float32))
     with torch.no_grad():
         whole = net(torch.cat([torch.zeros(2, 68, N_MELS), frames], dim=1))
