@@ -216,10 +216,10 @@ def train_kws(config: ModelConfig, data: KWSData, opts: TrainOptions) -> dict:
 
         model.embedding.load_onnx(data.embedding_weights or default_weights())
         log(opts, "front end: the pretrained speech embedding (frozen), one frame every 80 ms")
-    model.frontend.max_warp = data.mel_warp
-    if model.embedding is None:  # band masks and EQ are the log-mel front end's (the embedding's input is fixed)
+    else:  # band masks and EQ are the log-mel front end's (the embedding's input is fixed)
         model.frontend.random_eq_db = data.random_eq_db
         model.frontend.freq_mask, model.frontend.time_mask = data.freq_mask, data.time_mask
+    model.frontend.max_warp = data.mel_warp
     rate = config.sample_rate
     fit_normalisation(model, make_batch(train_utts, keyword_ids, 64, samples, config.hop, rng, rate=rate)[0])
     valid_audio, valid_labels = make_batch(valid_utts, keyword_ids, 300, samples, config.hop,
