@@ -3,4 +3,4 @@
 Importing this package never imports torch; training and export import it lazily.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

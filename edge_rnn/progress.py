@@ -1,39 +1,47 @@
-"""A small progress line on stderr: redrawn in place on a terminal, a line every few seconds elsewhere."""
+"""Progress of long work (training, evaluation, benchmarks) on stderr, drawn by rich."""
 
 from __future__ import annotations
 
-import sys
-import time
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn
+from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+
+_CONSOLE = Console(stderr=True)
 
 
 class Progress:
-    def __init__(self, total: int, label: str = "", enabled: bool = True, every: float = 5.0):
-        self.total, self.label, self.enabled = max(1, total), label, enabled
-        self.tty = sys.stderr.isatty()
-        self.start = self.last = time.monotonic()
-        self.every = 0.2 if self.tty else every
-        self.done = 0
+    """A bar for `total` steps (None: a count with no end known): `update(n, info)` advances it,
+    `close()` ends it. Disabled, it draws nothing; on a non-terminal rich draws only the end."""
+
+    def __init__(self, total: int | None, label: str = "", enabled: bool = True):
+        self._bar = None
+        if enabled:
+            self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                                     console=_CONSOLE, transient=False)
+            self._task = self._bar.add_task(label, total=None if total is None else max(1, total), info="")
+            self._bar.start()
 
     def update(self, n: int = 1, info: str = "") -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.enabled and (now - self.last >= self.every or self.done >= self.total):
-            self.last = now
-            self._draw(now, info)
+        if self._bar is not None:
+            self._bar.update(self._task, advance=n, info=info)
 
-    def _draw(self, now: float, info: str) -> None:
-        frac = min(1.0, self.done / self.total)
-        elapsed = now - self.start
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        bar = "#" * int(frac * 20)
-        line = f"{self.label} [{bar:<20}] {frac:6.1%} {elapsed:5.0f}s eta {eta:5.0f}s {info}"
-        if self.tty:
-            sys.stderr.write("\r" + line[:150].ljust(150))
-        else:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
+    def close(self, finished: bool = True) -> None:
+        """End the bar; unfinished (an error), it is taken off the screen, so that the error is
+        the only line left."""
+        if self._bar is not None:
+            self._bar.live.transient = not finished
+            self._bar.stop()
+            self._bar = None
 
-    def close(self) -> None:
-        if self.enabled and self.tty:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, error_type, *_) -> None:
+        self.close(finished=error_type is None)
+
+
+def note(message: str, quiet: bool = False) -> None:
+    """One line of what long work is doing, on stderr."""
+    if not quiet:
+        _CONSOLE.print(message, highlight=False, markup=False, soft_wrap=True)

@@ -14,19 +14,18 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import onnx
 import torch
 
-from edge_rnn.config import ModelConfig
 from edge_rnn.runtime.contract import Contract, StateSpec
+from edge_rnn.runtime.vocab import EOS, UNK
 
 from .wrappers import StreamingWrapper, io_names, top_k_for
 
 OPSET = 17
 
 
-def example_inputs(config: ModelConfig, batch: int = 2, time: int = 5):
+def example_inputs(config, batch: int = 2, time: int = 5):
     """Inputs for tracing: time > 1 and distinct, non-zero state tensors."""
     gen = torch.Generator().manual_seed(0)
     if config.task == "lm":
@@ -37,7 +36,7 @@ def example_inputs(config: ModelConfig, batch: int = 2, time: int = 5):
     return x, state
 
 
-def export_fp32(model: torch.nn.Module, config: ModelConfig, path: Path) -> None:
+def export_fp32(model: torch.nn.Module, config, path: Path) -> None:
     """Trace `model` (in eval mode) to an fp32 ONNX file at `path`, without metadata."""
     model.eval()
     inputs, outputs = io_names(config)
@@ -52,8 +51,9 @@ def export_fp32(model: torch.nn.Module, config: ModelConfig, path: Path) -> None
                           opset_version=OPSET, do_constant_folding=True)
 
 
-def make_contract(config: ModelConfig, precision: str, extra: dict) -> Contract:
-    """The contract for a checkpoint's model; `extra` holds vocab or labels/detector."""
+def make_contract(config, precision: str, extra: dict) -> Contract:
+    """The contract of a model with this config; `extra` holds the vocab (lm), or the detector
+    and the training speakers (kws)."""
     inputs, outputs = io_names(config)
     n = len(config.state_sizes)
     states = [StateSpec(i, o, size) for i, o, (_, size) in
@@ -61,7 +61,7 @@ def make_contract(config: ModelConfig, precision: str, extra: dict) -> Contract:
     c = Contract(task=config.task, precision=precision, config=json.loads(config.to_json()), states=states,
                  input=inputs[0], output=outputs[0])
     if config.task == "lm":
-        c.vocab, c.unk, c.eos = extra["vocab"], "<unk>", "<eos>"
+        c.vocab, c.unk, c.eos = extra["vocab"], UNK, EOS
         c.top_k = top_k_for(config)
     else:
         c.labels, c.sample_rate, c.hop = config.labels, config.sample_rate, config.hop
@@ -88,7 +88,6 @@ def write_metadata(path: Path, contract: Contract, out: Path | None = None) -> N
     if any(c.get("front_end") == "speech-embedding" for c in configs):
         model.doc_string = EMBEDDING_NOTICE
     fix_state_output_sizes(model, contract)
-    share_transposed_initializers(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(out or path))
 
@@ -102,36 +101,3 @@ def fix_state_output_sizes(model: onnx.ModelProto, contract: Contract) -> None:
             dims = output.type.tensor_type.shape.dim
             if len(dims) == 2 and not dims[1].HasField("dim_value"):
                 dims[1].dim_value = sizes[output.name]
-
-
-def share_transposed_initializers(model: onnx.ModelProto) -> int:
-    """Store tied weights once: where one 2-D initializer is exactly the transpose of another
-    (the exporter folds `embedding.T` for a tied output layer), feed it through a Transpose of
-    the other instead. onnxruntime folds the Transpose again when it loads the model.
-    Returns how many initializers were replaced.
-    """
-    from onnx import helper, numpy_helper
-
-    graph = model.graph
-    arrays = {t.name: numpy_helper.to_array(t) for t in graph.initializer if len(t.dims) == 2}
-    by_shape: dict[tuple, list[str]] = {}
-    for name, a in arrays.items():
-        by_shape.setdefault((a.shape, a.dtype.str), []).append(name)
-    replaced, new_nodes = [], []
-    for name, a in arrays.items():
-        if a.shape[0] == a.shape[1] or a.size < 16:
-            continue
-        for other in by_shape.get(((a.shape[1], a.shape[0]), a.dtype.str), []):
-            if other not in replaced and name not in replaced and np.array_equal(arrays[other].T, a):
-                new_nodes.append(helper.make_node("Transpose", [other], [name], name=f"{name}_shared",
-                                                  perm=[1, 0]))
-                replaced.append(name)
-                break
-    if replaced:
-        keep = [t for t in graph.initializer if t.name not in replaced]
-        del graph.initializer[:]
-        graph.initializer.extend(keep)
-        nodes = new_nodes + list(graph.node)
-        del graph.node[:]
-        graph.node.extend(nodes)
-    return len(replaced)

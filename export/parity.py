@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edge_rnn.config import ModelConfig
 from edge_rnn.runtime.session import Session
 
 BATCHES = (1, 3)
@@ -24,7 +23,7 @@ class ParityError(RuntimeError):
     """The exported model does not compute what the PyTorch model computes."""
 
 
-def _chunks(config: ModelConfig, batch: int, length: int, gen: torch.Generator) -> list[torch.Tensor]:
+def _chunks(config, batch: int, length: int, gen: torch.Generator) -> list[torch.Tensor]:
     if config.task == "lm":
         return [torch.randint(0, config.vocab_size, (batch, length), generator=gen)
                 for _ in range(CHUNKS_IN_A_ROW)]
@@ -32,13 +31,13 @@ def _chunks(config: ModelConfig, batch: int, length: int, gen: torch.Generator) 
     return [torch.rand(batch, length, generator=gen) * 0.6 - 0.3 for _ in range(CHUNKS_IN_A_ROW)]
 
 
-def chunk_lengths(config: ModelConfig) -> tuple[int, ...]:
+def chunk_lengths(config) -> tuple[int, ...]:
     if config.task == "lm":
         return LM_CHUNKS
     return (config.hop, 2 * config.hop, 50 * config.hop)
 
 
-def check_parity(model: torch.nn.Module, config: ModelConfig, onnx_path: Path,
+def check_parity(model: torch.nn.Module, config, onnx_path: Path,
                  tolerance: float = 1e-4) -> float:
     """Return the largest absolute difference seen; raise ParityError above `tolerance`."""
     model.eval()

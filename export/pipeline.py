@@ -1,4 +1,11 @@
-"""`edge-rnn export`: checkpoint -> checked ONNX file (fp32 or int8) with the contract inside."""
+"""Export a torch model: checked ONNX file (fp32 or int8) with the contract inside.
+
+Export takes a model and what travels with it; it never reads checkpoints or training code. The
+model is an `nn.Module` with a `config` (task, state_sizes, and vocab_size or labels,
+sample_rate and hop; `to_json()`), `init_state(batch)`, `forward(x, state)` (language models) or
+`scores(audio, state)` (keyword spotters), and `int8_weights()`, the weights an int8 export
+stores as int8 besides the recurrent ones.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from edge_rnn.checkpoint import load_checkpoint
-from edge_rnn.models import build_model
+from torch import nn
+
+from edge_rnn.runtime.detector import DetectorConfig
 from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.fileio import atomic_path
 
@@ -16,45 +24,30 @@ from .parity import check_parity
 from .quantize import PRECISIONS, quantize
 
 
-def export_checkpoint(checkpoint: Path | list[Path], out: Path, precision: str = "fp32",
-                      measure: Callable[[Path], dict] | None = None, detector: dict | None = None) -> dict:
+def export_model(model: nn.Module, out: Path, precision: str = "fp32", *, vocab: list[str] | None = None,
+                 detector: dict | None = None, train_speakers: list[str] | None = None,
+                 measure: Callable[[Path], dict] | None = None) -> dict:
     """Export, write metadata, prove parity (fp32), quantize if asked; rename into place at the end.
 
-    `measure(model_path) -> metrics` (e.g. validation perplexity) runs on the fp32 model and,
-    when quantizing, on the int8 model too, so the report shows what quantization costs.
-    `detector` overrides a keyword spotter's detection defaults stored in the model.
-    Several keyword-spotter checkpoints make one ensemble model (edge_rnn.kws_ensemble) that
-    averages their probabilities; the detector defaults then come from the first.
-    Returns a report: sizes, parity error, precision, metrics.
+    vocab: a language model's words (index = token id). detector: a keyword spotter's detection
+    defaults; train_speakers: the voices it was trained on. `measure(model_path) -> metrics`
+    (e.g. validation perplexity) runs on the fp32 model and, when quantizing, on the int8 model
+    too, so the report shows what quantization costs. Returns a report: sizes, parity, metrics.
     """
+    out = Path(out)
     if precision not in PRECISIONS:
-        raise UserError(f"--quantize must be one of {', '.join(PRECISIONS[1:])}, got {precision!r}")
+        raise UserError(f"--quantize must be int8 (or leave it out for fp32), got {precision!r}")
     if out.suffix != ".onnx":
         raise UserError(f"--out must end in .onnx, got {out}")
-    paths = checkpoint if isinstance(checkpoint, list) else [checkpoint]
-    ckpts = [load_checkpoint(p) for p in paths]
-    ckpt = ckpts[0]
-    if len(ckpts) > 1:
-        from edge_rnn.kws_ensemble import load_ensemble
-
-        model = load_ensemble(ckpts)
-    else:
-        model = build_model(ckpt["config"])
-        model.load_state_dict(ckpt["model"])
-    model.eval()
     config = model.config
-    extra = {k: ckpt[k] for k in ("vocab", "detector") if k in ckpt}
-    if all("train_speakers" in c for c in ckpts):  # an ensemble has heard what any member heard
-        extra["train_speakers"] = sorted({s for c in ckpts for s in c["train_speakers"]})
-    if detector:
-        if config.task != "kws":
-            raise UserError("--detector applies to keyword spotters only")
-        known = {"smooth_frames", "threshold", "refractory_s", "decision_s"}
-        if not set(detector) <= known:
-            raise UserError(f"--detector keys must be among {sorted(known)}")
-        extra["detector"] = {**extra.get("detector", {}), **detector}
-    report = {"checkpoint": ", ".join(map(str, paths)), "out": str(out), "task": config.task,
-              "cell": config.cell, "hidden": config.hidden, "precision": precision}
+    if config.task == "lm" and not vocab:
+        raise UserError("a language model exports with its vocabulary")
+    if config.task == "kws":
+        detector = vars(DetectorConfig.from_dict(detector or {}))  # refuse a bad one before any work
+    extra = {"vocab": vocab, "detector": detector, "train_speakers": train_speakers}
+    model.eval()
+    report = {"out": str(out), "task": config.task, "cell": config.cell, "hidden": config.hidden,
+              "precision": precision}
     with tempfile.TemporaryDirectory(prefix="edge-rnn-export-") as tmp:
         fp32 = Path(tmp) / "model.fp32.onnx"
         export_fp32(model, config, fp32)
@@ -64,7 +57,8 @@ def export_checkpoint(checkpoint: Path | list[Path], out: Path, precision: str =
         final = fp32
         if precision != "fp32":
             final = Path(tmp) / f"model.{precision}.onnx"
-            quantize(fp32, final, precision, weight_only=config.task == "kws")
+            declared = [w.detach().cpu().numpy() for w in model.int8_weights()]
+            quantize(fp32, final, config.task, declared)
             write_metadata(final, make_contract(config, precision, extra))
             report[f"{precision}_bytes"] = final.stat().st_size
             report["size_ratio"] = round(final.stat().st_size / report["fp32_bytes"], 4)

@@ -1,26 +1,17 @@
 """int8 weights for every cell type.
 
-Language models:
-- onnxruntime dynamic quantization: MatMul/Gemm weights (output projection), the embedding
-  Gather and LSTM (DynamicQuantizeLSTM) become int8 with int8 arithmetic.
-- GRU and RNN: onnxruntime has no quantized kernel for them, so their W and R weights are
-  stored as int8 with per-row scales and a DequantizeLinear in front (weight-only int8: the
-  file holds int8 values, arithmetic stays float32).
-- int4: as int8, but MatMul weights (the big output projection) become 4-bit blocks
-  (onnxruntime's MatMulNBits, block 32, int8 arithmetic): half the bytes a step reads.
+Language models: onnxruntime dynamic quantization: MatMul/Gemm weights (the output projection),
+the embedding Gather and LSTM (DynamicQuantizeLSTM) become int8 with int8 arithmetic. GRU and
+RNN have no quantized kernel in onnxruntime, so their W and R weights are stored as int8 with
+per-row scales and a DequantizeLinear in front (weight-only int8: the file holds int8 values,
+arithmetic stays float32).
 
-Keyword spotters (`weight_only=True`): every recurrent (GRU, RNN and LSTM) and MatMul weight is
-weight-only int8, and so are the convolutions of a pretrained speech embedding and the front
-end's windowed-DFT kernel (per output channel). Dynamic quantization picks each call's activation
-scale from the chunk it is given, so a spotter's scores would depend (slightly) on how the audio
-was chunked; weight-only int8 keeps them identical for any chunking, and these models are small
-enough that float arithmetic costs little.
-
-Both: the audio front end computes in float32 (the power spectrum spans too many decades for 8-bit
-activations), and its mel MatMul stays float. A spotter's DFT kernel is stored as int8 all the
-same: it is the largest constant of a small model (264 KB of the first embedding spotter's 931 KB),
-and, rounded as weights only, it moved stream detection on the held-out voices by at most 3 of
-500 utterances, either way (docs/bundled-models.md).
+Keyword spotters: weight-only int8 throughout, so scores never depend on how audio is chunked
+(dynamic quantization picks each call's activation scale from the chunk it is given). Every
+recurrent weight is int8, and so is every weight the model declares with `int8_weights()` (the
+DFT kernel, a speech embedding's convolutions, the classifier): export finds each in the graph
+by its values, so a renamed module cannot silently stay float. What a model does not declare
+(the mel filters: the power spectrum spans too many decades for 8-bit) stays float32.
 """
 
 from __future__ import annotations
@@ -32,88 +23,100 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-PRECISIONS = ("fp32", "int8", "int4")
-_FRONTEND = "/frontend/"
-_EMBEDDING = "/embedding/"  # a pretrained speech embedding's convolutions (--front-end speech-embedding)
+PRECISIONS = ("fp32", "int8")
+RECURRENT_OPS = ("GRU", "RNN", "LSTM")
 
 
-def quantize(src: Path, dst: Path, precision: str, weight_only: bool = False) -> None:
-    """Write the int8 or int4 model of `src` to `dst` (metadata is set by the caller)."""
-    if weight_only and precision == "int8":
+class QuantizeError(RuntimeError):
+    """A weight the model declares for int8 is not in the graph, or is used in a way we cannot store as int8."""
+
+
+def quantize(src: Path, dst: Path, task: str, declared: list[np.ndarray] = ()) -> None:
+    """Write the int8 model of `src` to `dst` (metadata is set by the caller). `declared`: the
+    weights a keyword spotter stores as int8 (see the module docstring)."""
+    if task == "kws":
         model = onnx.load(str(src))
-        quantize_recurrent_weights(model.graph, ("GRU", "RNN", "LSTM"))
-        quantize_matmul_weights(model.graph)
-        quantize_conv_weights(model.graph, _EMBEDDING)
-        quantize_conv_weights(model.graph, _FRONTEND)
+        quantize_recurrent_weights(model.graph, RECURRENT_OPS)
+        quantize_declared_weights(model.graph, declared)
         onnx.save(model, str(dst))
         return
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    if precision == "int4":
-        from onnxruntime.quantization import matmul_nbits_quantizer  # noqa: F401 (sets up logging on import)
-
-    exclude = [n.name for n in onnx.load(str(src)).graph.node if _FRONTEND in n.name]
-    ops = ["MatMul", "Gemm", "Gather", "LSTM"]
-    loggers = [logging.getLogger(), logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:  # the quantizers log advice and progress we do not want on a user's screen
-        lg.setLevel(logging.ERROR)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs advice we do not want on a user's screen
     try:
-        if precision == "int4":
-            _matmul_4bit(src, dst, exclude)
-            src, ops = dst, ["Gather", "LSTM"]
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
-                         op_types_to_quantize=ops, nodes_to_exclude=exclude,
+                         op_types_to_quantize=["MatMul", "Gemm", "Gather", "LSTM"],
                          extra_options={"MatMulConstBOnly": True})
     finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+        root.setLevel(level)
     model = onnx.load(str(dst))
     if quantize_recurrent_weights(model.graph):
         onnx.save(model, str(dst))
 
 
-def _matmul_4bit(src: Path, dst: Path, exclude: list[str]) -> None:
-    from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
-                                                                  MatMulNBitsQuantizer)
-
-    config = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=True, accuracy_level=4, bits=4)
-    quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), nodes_to_exclude=exclude, algo_config=config)
-    quantizer.process()
-    onnx.save(quantizer.model.model, str(dst))
-
-
 def quantize_recurrent_weights(graph: onnx.GraphProto, ops: tuple[str, ...] = ("GRU", "RNN")) -> int:
     """Store the W and R weights of `ops` nodes as int8 + DequantizeLinear. Returns how many."""
-    slots = [(node, slot, 1) for node in graph.node if node.op_type in ops
+    slots = [(node.input[slot], 1) for node in graph.node if node.op_type in ops
              for slot in (1, 2)]  # W, R: (directions, gates * hidden, in): one scale per row
     return _store_int8(graph, slots)
 
 
-def quantize_matmul_weights(graph: onnx.GraphProto) -> int:
-    """Store the constant (in, out) weight of every MatMul outside the front end as int8 +
-    DequantizeLinear, one scale per output column. Returns how many."""
-    slots = [(node, 1, 1) for node in graph.node if node.op_type == "MatMul" and _FRONTEND not in node.name]
+def _aliases(graph: onnx.GraphProto) -> dict[str, str]:
+    """Identity outputs -> their input: the torch exporter stores equal constants once and hands
+    them on through Identity nodes (members of an ensemble with the same DFT, say)."""
+    return {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity"}
+
+
+def _channel_axis(node: onnx.NodeProto, slot: int) -> int:
+    """The axis of one scale per output channel, for a weight used as input `slot` of `node`."""
+    if node.op_type == "Conv" and slot == 1:
+        return 0  # (out channels, in channels, ...)
+    if node.op_type == "MatMul" and slot == 1:
+        return 1  # (in, out)
+    if node.op_type == "Gemm" and slot == 1:
+        trans = next((a.i for a in node.attribute if a.name == "transB"), 0)
+        return 0 if trans else 1
+    if node.op_type == "Gather" and slot == 0:
+        return 0  # one scale per row of the table
+    raise QuantizeError(f"a declared int8 weight feeds {node.op_type} (input {slot}), which int8 export cannot store")
+
+
+def quantize_declared_weights(graph: onnx.GraphProto, declared: list[np.ndarray]) -> int:
+    """Store as int8 every initializer equal to a declared weight (or to its transpose, as the
+    exporter folds a Linear's weight for MatMul). Refuses a declared weight it cannot find."""
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    aliases = _aliases(graph)
+    root = lambda name: root(aliases[name]) if name in aliases and name not in inits else name  # noqa: E731
+    slots, seen = [], set()
+    for weight in declared:
+        weight = np.asarray(weight, np.float32)
+        names = [n for n, a in inits.items() if a.dtype == np.float32 and (
+            (a.shape == weight.shape and np.array_equal(a, weight))
+            or (a.ndim == 2 and a.shape == weight.T.shape and np.array_equal(a, weight.T)))]
+        if not names:
+            raise QuantizeError(f"a weight of shape {tuple(weight.shape)} that the model declares for int8 is "
+                                "not in the exported graph")
+        for name in names:
+            uses = [(node, i) for node in graph.node for i, inp in enumerate(node.input)
+                    if node.op_type != "Identity" and inp and root(inp) == name]
+            axes = {_channel_axis(node, i) for node, i in uses}
+            if len(axes) != 1:
+                raise QuantizeError(f"initializer {name} is used {len(uses)} times with different channel axes")
+            if name not in seen:
+                slots.append((name, axes.pop()))
+                seen.add(name)
     return _store_int8(graph, slots)
 
 
-def quantize_conv_weights(graph: onnx.GraphProto, scope: str) -> int:
-    """Store the weight of every Conv whose name contains `scope` as int8 + DequantizeLinear, one
-    scale per output channel. Returns how many."""
-    slots = [(node, 1, 0) for node in graph.node if node.op_type == "Conv" and scope in node.name]
-    return _store_int8(graph, slots)
-
-
-def _store_int8(graph: onnx.GraphProto, slots: list[tuple[onnx.NodeProto, int, int]]) -> int:
-    """Replace each (node, input slot, channel axis) initializer by symmetric int8 values with a
-    scale per index of that axis, dequantized in the graph (folded at load by our Session)."""
+def _store_int8(graph: onnx.GraphProto, slots: list[tuple[str, int]]) -> int:
+    """Replace each (initializer name, channel axis) by symmetric int8 values with a scale per
+    index of that axis, dequantized in the graph (folded into float at load by our Session)."""
     inits = {t.name: t for t in graph.initializer}
-    # the torch exporter stores equal constants once and hands them on through Identity nodes
-    # (members of an ensemble with the same DFT, say): follow those to the stored tensor
-    aliases = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity"}
+    aliases = _aliases(graph)
     new_nodes, done = [], set()
-    for node, slot, axis in slots:
-        name = node.input[slot] if slot < len(node.input) else ""
+    for name, axis in slots:
         while name not in inits and name in aliases:
             name = aliases[name]
         if name not in inits or name in done:

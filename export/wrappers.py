@@ -10,17 +10,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edge_rnn.config import ModelConfig
 
 
 TOP_K = 10  # next words ranked inside the graph, so a step need not fetch every logit
 
 
-def top_k_for(config: ModelConfig) -> int:
+def top_k_for(config) -> int:
     return min(TOP_K, config.vocab_size) if config.task == "lm" else 0
 
 
-def io_names(config: ModelConfig) -> tuple[list[str], list[str]]:
+def io_names(config) -> tuple[list[str], list[str]]:
     """(input names, output names) of the exported graph, in order. The states come last."""
     names = [name for name, _ in config.state_sizes]
     main_in, main_out = ("tokens", "logits") if config.task == "lm" else ("audio", "scores")

@@ -14,6 +14,19 @@ from .errors import UserError
 FORMAT = "1"  # version of the contract; a reader refuses versions it does not know
 PREFIX = "edge_rnn."
 TASKS = ("lm", "kws")
+# A keyword spotter's labels: background, other speech, then the keywords.
+BACKGROUND, UNKNOWN = "_background_", "_unknown_"
+FIRST_KEYWORD = 2
+
+
+def keyword_labels(keywords: list[str]) -> list[str]:
+    """The label list of a spotter for these keywords."""
+    return [BACKGROUND, UNKNOWN, *keywords]
+
+
+def keywords_of(labels: list[str]) -> list[str]:
+    """The keywords among a spotter's labels."""
+    return list(labels[FIRST_KEYWORD:])
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from .errors import UserError
 from .session import Session
 from .stream import Stream
 from .text import sentences
+from .vocab import Vocabulary
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -19,22 +20,6 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     x = logits.astype(np.float64)
     x -= x.max(axis=-1, keepdims=True)
     return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
-
-
-class Vocabulary:
-    """The word list carried in the model's metadata."""
-
-    def __init__(self, words: list[str], unk: str, eos: str):
-        self.words = words
-        self.index = {w: i for i, w in enumerate(words)}
-        if unk not in self.index or eos not in self.index:
-            raise UserError("the model's vocabulary lacks its own <unk> or <eos> word")
-        self.unk, self.eos = self.index[unk], self.index[eos]
-
-    def encode(self, words: Iterable[str]) -> list[int]:
-        """Unknown words map to <unk>; a word known only in lower case maps to that."""
-        get, unk = self.index.get, self.unk
-        return [get(w, get(w.lower(), unk)) for w in words]
 
 
 class NextWordPredictor:

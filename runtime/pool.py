@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import UserError
-from .lm import Vocabulary
 from .session import Session
+from .vocab import Vocabulary
 
 
 class StreamPool:

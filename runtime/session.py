@@ -13,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .contract import Contract, parse_metadata
+from .bundled import resolve_model
 from .errors import UserError
 from .model_file import check_model_file
 
@@ -48,12 +49,13 @@ def session_options(threads: int = 1, optimized_path: str | None = None) -> ort.
 class Session:
     """An edge-rnn model loaded into onnxruntime, with its contract.
 
-    model: path to an .onnx file. task: refuse a model of another task ("lm" or "kws").
+    model: path to an .onnx file, or a bundled model's name (`ptb-lm`, `fsdd-kws`).
+    task: refuse a model of another task ("lm" or "kws").
     """
 
     def __init__(self, model: str | Path, task: str | None = None, threads: int = 1,
                  optimized_path: str | None = None):
-        self.path = Path(model)
+        self.path = resolve_model(model)
         check_model_file(self.path)
         try:
             self.ort = ort.InferenceSession(str(self.path), session_options(threads, optimized_path),

@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UserError
-
-UNK = "<unk>"
-EOS = "<eos>"
+from .vocab import EOS
 
 
 def read_lines(path: str | Path) -> Iterator[str]:

@@ -54,19 +54,19 @@ def lm_checkpoint(tmp_path_factory, corpus) -> Path:
 
 @pytest.fixture(scope="session")
 def lm_onnx(tmp_path_factory, lm_checkpoint) -> Path:
-    from edge_rnn.export.pipeline import export_checkpoint
+    from edge_rnn.checkpoint import export_checkpoints
 
     out = tmp_path_factory.mktemp("lm_onnx") / "lm.onnx"
-    export_checkpoint(lm_checkpoint, out, "fp32")
+    export_checkpoints(lm_checkpoint, out, "fp32")
     return out
 
 
 @pytest.fixture(scope="session")
 def lm_int8(tmp_path_factory, lm_checkpoint) -> Path:
-    from edge_rnn.export.pipeline import export_checkpoint
+    from edge_rnn.checkpoint import export_checkpoints
 
     out = tmp_path_factory.mktemp("lm_int8") / "lm.int8.onnx"
-    export_checkpoint(lm_checkpoint, out, "int8")
+    export_checkpoints(lm_checkpoint, out, "int8")
     return out
 
 
@@ -99,17 +99,17 @@ def kws_checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def kws_onnx(tmp_path_factory, kws_checkpoint) -> Path:
-    from edge_rnn.export.pipeline import export_checkpoint
+    from edge_rnn.checkpoint import export_checkpoints
 
     out = tmp_path_factory.mktemp("kws_onnx") / "kws.onnx"
-    export_checkpoint(kws_checkpoint, out, "fp32")
+    export_checkpoints(kws_checkpoint, out, "fp32")
     return out
 
 
 @pytest.fixture(scope="session")
 def kws_int8(tmp_path_factory, kws_checkpoint) -> Path:
-    from edge_rnn.export.pipeline import export_checkpoint
+    from edge_rnn.checkpoint import export_checkpoints
 
     out = tmp_path_factory.mktemp("kws_int8") / "kws.int8.onnx"
-    export_checkpoint(kws_checkpoint, out, "int8")
+    export_checkpoints(kws_checkpoint, out, "int8")
     return out

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edge_rnn.bench_table import runtime_table
-from edge_rnn.benchmark import (empty_call_seconds, kws_rows, lm_macs_per_token, lm_rows, peak_macs_per_second,
+from edge_rnn.bench.table import runtime_table
+from edge_rnn.bench.measure import (empty_call_seconds, kws_rows, lm_macs_per_token, lm_rows, peak_macs_per_second,
                                 runtime_process, weight_bytes_per_step)
 from edge_rnn.runtime.session import Session
 
@@ -37,7 +37,7 @@ def test_weight_bytes_agree_with_onnx(lm_int8):
 
 
 def test_benchmark_needs_no_onnx_package():
-    code = ("import sys; sys.modules['onnx'] = None; from edge_rnn.benchmark import empty_call_seconds, "
+    code = ("import sys; sys.modules['onnx'] = None; from edge_rnn.bench.measure import empty_call_seconds, "
             "peak_macs_per_second; print(empty_call_seconds() > 0 and peak_macs_per_second('int8', 32, 32, 32) > 0)")
     import subprocess
     import sys

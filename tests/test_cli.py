@@ -10,6 +10,7 @@ import sys
 from typer.testing import CliRunner
 
 from edge_rnn.cli import app, main
+from edge_rnn.runtime.session import Session
 
 EXE = [sys.executable, "-m", "edge_rnn.cli"]
 
@@ -89,10 +90,16 @@ def test_user_errors_are_one_line_exit_2(tmp_path, lm_onnx, corpus):
 
 
 def test_existing_output_survives_a_failed_export(tmp_path, lm_checkpoint):
+    """The failure comes after the model was exported and checked (the validation text is not
+    UTF-8): the old file stays, and no temporary is left beside it."""
     out = tmp_path / "model.onnx"
     out.write_bytes(b"old")
-    one_error_line(run_cli("export", lm_checkpoint, "--out", out, "--quantize", "int3"))
-    assert out.read_bytes() == b"old"
+    bad = tmp_path / "valid.txt"
+    bad.write_bytes(b"the \xff cat\n")
+    assert "not UTF-8" in one_error_line(run_cli("export", lm_checkpoint, "--out", out, "--valid-text", bad))
+    assert out.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "valid.txt"]
+    assert "--quantize must be int8" in one_error_line(run_cli("export", lm_checkpoint, "--out", out,
+                                                                 "--quantize", "int4"))
 
 
 def test_main_returns_2_on_user_error(capsys, tmp_path):
@@ -149,3 +156,31 @@ def test_plot_without_matplotlib_is_one_line_at_once(tmp_path):
     plot = subprocess.run([sys.executable, "-c", hide + f"sys.exit(main(['eval', '--model', 'fsdd-kws', '--data', "
                            f"'{tmp_path}', '--plot', '{tmp_path / 'det.png'}']))"], capture_output=True, timeout=120)
     assert "pip install 'edge-rnn[plot]'" in one_error_line(plot)
+
+
+def test_version():
+    from edge_rnn import __version__
+
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.decode().startswith(f"edge-rnn {__version__} (onnxruntime ")
+
+
+def test_inspect_table_shows_only_the_models_own_config(lm_onnx):
+    r = run_cli("inspect", lm_onnx)
+    assert r.returncode == 0, r.stderr
+    text = r.stdout.decode()
+    assert "state_c1_out" in text and '"vocab_size"' in text
+    assert '"labels"' not in text and '"hop"' not in text  # a language model's config only
+
+
+def test_bench_end_to_end(lm_int8, kws_onnx):
+    r = run_cli("bench", "--model", lm_int8, "--kws-model", kws_onnx, "--json", "--quiet")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["process"]["torch_imported"] is False
+    config = Session(lm_int8).contract.config
+    assert result["floor"]["macs_per_token"] == 4 * 16 * (12 + 16) + 4 * 12 * (16 + 12) + 12 * config["vocab_size"]
+    assert {f"streams{n}_tokens_per_s" for n in (1, 8, 64, 256)} <= set(result["lm"])
+    assert set(result["kws"][str(kws_onnx)]) == {"rtf_10ms", "rtf_100ms", "rtf_1000ms", "bytes"}
+    table = run_cli("bench", "--model", lm_int8, "--kws-model", kws_onnx, "--quiet").stdout.decode()
+    assert "1 stream batched" in table and "1 streams" not in table

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 
-from edge_rnn.checkpoint import load_checkpoint
+from edge_rnn.checkpoint import export_checkpoints, load_checkpoint
 from edge_rnn.export.parity import ParityError, check_parity
-from edge_rnn.export.pipeline import export_checkpoint
-from edge_rnn.models import LanguageModel
+from edge_rnn.models.language import LanguageModel
 from edge_rnn.runtime.lm import NextWordPredictor
 from edge_rnn.runtime.session import Session
 
@@ -21,7 +21,7 @@ from conftest import tiny_lm_checkpoint
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 def test_export_parity_each_cell(cell, tmp_path, corpus):
     ckpt = tiny_lm_checkpoint(tmp_path / "ck", corpus, cell=cell, hidden="10,7,5")
-    report = export_checkpoint(ckpt, tmp_path / "m.onnx", "int8")
+    report = export_checkpoints(ckpt, tmp_path / "m.onnx", "int8")
     assert report["parity_max_abs_diff"] <= 1e-4
     session = Session(tmp_path / "m.onnx", "lm")
     per_layer = 2 if cell == "lstm" else 1
@@ -81,32 +81,54 @@ def test_int8_agrees_with_fp32(lm_onnx, lm_int8, corpus):
     assert lm_int8.stat().st_size < lm_onnx.stat().st_size
 
 
-def test_tied_weights_stored_once(tmp_path, corpus):
-    ckpt = tiny_lm_checkpoint(tmp_path / "ck", corpus, hidden="16,12", extra=["--tie-weights"])
-    export_checkpoint(ckpt, tmp_path / "tied.onnx")
-    model = onnx.load(str(tmp_path / "tied.onnx"))
-    vocab = len(load_checkpoint(ckpt)["vocab"])
-    big = [t for t in model.graph.initializer if np.prod(t.dims) == vocab * 12]
-    assert len(big) == 1, [(t.name, list(t.dims)) for t in big]
+def test_a_late_failure_leaves_the_old_file_and_no_temporaries(tmp_path, lm_checkpoint):
+    """Export, parity and quantization run before the perplexity on --valid-text fails (the
+    text is not UTF-8): the existing output is untouched and nothing is left behind."""
+    import tempfile
 
+    from edge_rnn.runtime.errors import UserError
 
-def test_export_never_leaves_half_a_file(tmp_path, lm_checkpoint):
     out = tmp_path / "keep.onnx"
     out.write_bytes(b"previous model")
-    with pytest.raises(Exception):
-        export_checkpoint(lm_checkpoint, out, "int3")
+    bad = tmp_path / "valid.txt"
+    bad.write_bytes(b"the cat \xff sees\n")
+    scratch = set(Path(tempfile.gettempdir()).glob("edge-rnn-export-*"))
+    with pytest.raises(UserError, match="not UTF-8"):
+        export_checkpoints(lm_checkpoint, out, "int8", valid_text=bad)
     assert out.read_bytes() == b"previous model"
-    assert [p.name for p in tmp_path.iterdir()] == ["keep.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.onnx", "valid.txt"]
+    assert set(Path(tempfile.gettempdir()).glob("edge-rnn-export-*")) == scratch
 
 
-def test_int4_output_projection(tmp_path, lm_checkpoint, lm_onnx):
-    report = export_checkpoint(lm_checkpoint, tmp_path / "m4.onnx", "int4")
-    model = onnx.load(str(tmp_path / "m4.onnx"))
-    ops = {n.op_type for n in model.graph.node}
-    assert "MatMulNBits" in ops and "DynamicQuantizeLSTM" in ops
-    assert Session(tmp_path / "m4.onnx").contract.precision == "int4"
-    a, b = NextWordPredictor(lm_onnx), NextWordPredictor(tmp_path / "m4.onnx")
-    a.feed("the cat sees")
-    b.feed("the cat sees")
-    assert a.top_k(1)[0][0] == b.top_k(1)[0][0]
-    assert report["size_ratio"] < 1
+def test_detector_option_is_stored_and_checked(tmp_path, kws_checkpoint, capsys):
+    from edge_rnn.cli import main
+
+    out = tmp_path / "k.onnx"
+    assert main(["export", str(kws_checkpoint), "--out", str(out), "--detector",
+                 '{"threshold": 0.25, "decision_s": 0.4}', "--json"]) == 0
+    stored = Session(out).contract.detector
+    assert stored["threshold"] == 0.25 and stored["decision_s"] == 0.4 and stored["smooth_frames"] == 8
+    capsys.readouterr()
+    for bad, message in [('{"threshold": 2}', "threshold must be a number in [0, 1]"),
+                         ('{"thresh": 0.5}', "unknown detector keys"), ("[0.5]", "must be a JSON object"),
+                         ('{"smooth_frames": 0}', "smooth_frames")]:
+        assert main(["export", str(kws_checkpoint), "--out", str(tmp_path / "x.onnx"), "--detector", bad]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_int8_export_refuses_a_declared_weight_it_cannot_find(tmp_path):
+    import torch
+
+    from edge_rnn.config import KWSConfig
+    from edge_rnn.export.pipeline import export_model
+    from edge_rnn.export.quantize import QuantizeError
+    from edge_rnn.models.keyword import KeywordNet
+    from edge_rnn.runtime.contract import keyword_labels
+
+    model = KeywordNet(KWSConfig(hidden=[8], labels=keyword_labels(["zero"]), n_mels=16))
+    model.int8_weights = lambda: [torch.ones(3, 5)]  # a weight no node uses
+    with pytest.raises(QuantizeError, match="not in the exported graph"):
+        export_model(model, tmp_path / "k.onnx", "int8", detector={})
+    assert not (tmp_path / "k.onnx").exists()

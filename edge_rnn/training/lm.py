@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -10,11 +12,14 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from edge_rnn.config import ModelConfig
-from edge_rnn.data import Vocab, encode_file
-from edge_rnn.models import LanguageModel, detach_state
-from edge_rnn.progress import Progress
-from edge_rnn.train import TrainOptions, fit, log, seed_everything
+from edge_rnn.config import LMConfig
+from edge_rnn.models.language import LanguageModel
+from edge_rnn.models.recurrent import detach_state
+from edge_rnn.progress import Progress, note
+from edge_rnn.runtime.errors import UserError
+
+from .corpus import build_vocabulary, encode_file
+from .loop import TrainOptions, fit, seed_everything
 
 
 @dataclass
@@ -31,7 +36,8 @@ def batchify(ids: list[int], batch: int) -> torch.Tensor:
     data = torch.tensor(ids, dtype=torch.long)
     steps = data.numel() // batch
     if steps < 2:
-        raise ValueError(f"too little text for batch size {batch}")
+        raise UserError(f"too little text for batch size {batch}: {data.numel()} tokens make fewer than "
+                        "2 steps per row; give more text or a smaller --batch-size")
     return data[: steps * batch].view(batch, steps)
 
 
@@ -61,15 +67,15 @@ def run_stream(model, data: torch.Tensor, bptt: int, optimizer=None, clip: float
     return total, count
 
 
-def train_lm(config: ModelConfig, data: LMData, opts: TrainOptions) -> dict:
+def train_lm(config: LMConfig, data: LMData, opts: TrainOptions) -> dict:
     """Build the vocabulary from the training text, train, and return the best epoch's metrics."""
     seed_everything(opts.seed, opts.threads)
-    vocab = Vocab.build(data.train, data.vocab_size)
+    vocab = build_vocabulary(data.train, data.vocab_size)
     config.vocab_size = len(vocab)
     train_ids = batchify(encode_file(data.train, vocab), data.batch_size)
     valid_ids = batchify(encode_file(data.valid, vocab), 10) if data.valid else None
-    log(opts, f"vocab {len(vocab)} words, train {train_ids.numel()} tokens"
-        + (f", valid {valid_ids.numel()} tokens" if valid_ids is not None else ""))
+    note(f"vocab {len(vocab)} words, train {train_ids.numel()} tokens"
+        + (f", valid {valid_ids.numel()} tokens" if valid_ids is not None else ""), opts.quiet)
     model = LanguageModel(config)
 
     def train_epoch(optimizer, deadline):
@@ -87,4 +93,6 @@ def train_lm(config: ModelConfig, data: LMData, opts: TrainOptions) -> dict:
         loss = total / count
         return loss, {"val_loss": loss, "val_ppl": math.exp(loss)}
 
-    return fit(model, config, opts, train_epoch, evaluate, {"vocab": vocab.words})
+    settings = {"train": opts.settings(), "data": {k: str(v) if isinstance(v, Path) else v
+                                                   for k, v in dataclasses.asdict(data).items()}}
+    return fit(model, config, opts, train_epoch, evaluate, {"vocab": vocab.words, "settings": json.dumps(settings)})

@@ -27,7 +27,7 @@ def runtime_table(r: dict, torch_rows: dict | None = None, fp32_rows: dict | Non
     ]
     for key in ("streams1", "streams8", "streams64", "streams256"):
         n = key[7:]
-        rows.append((f"{n} streams batched, 1 thread", f"{lm[key + '_tokens_per_s']:,.0f} tokens/s",
+        rows.append((f"{n} stream{'s' * (n != '1')} batched, 1 thread", f"{lm[key + '_tokens_per_s']:,.0f} tokens/s",
                      f"{f['batch_floor_tokens_per_s'] / lm[key + '_tokens_per_s']:.1f}x compute floor"))
     two = r.get("lm_2threads", {})
     if "streams256_tokens_per_s" in two:

@@ -48,7 +48,7 @@ def read_bandwidth(nbytes: int, repeats: int = 50) -> float:
 
 def _graph_session(nodes, inputs, outputs, inits=()) -> ort.InferenceSession:
     """A one-node graph built on the spot, for measuring the machine."""
-    from edge_rnn.tiny_onnx import model_bytes
+    from .tiny_onnx import model_bytes
 
     return ort.InferenceSession(model_bytes(nodes, inputs, outputs, inits), session_options(1),
                                 providers=["CPUExecutionProvider"])
@@ -221,6 +221,9 @@ def floor_rows(lm_path: Path) -> dict:
            "peak_fp32_macs": peak_macs_per_second("fp32")}
     out["step_floor_s"] = step_bytes / out["read_bandwidth_Bps"] + out["empty_call_s"]
     return out
+
+
+BENCH_STEPS = 5  # the progress ticks of run_runtime_bench with one keyword spotter
 
 
 def run_runtime_bench(lm_path: Path, kws_models: dict[str, Path], progress=None) -> dict:

@@ -33,7 +33,7 @@ from torch.nn import functional as F
 from edge_rnn.config import (EMBEDDING_CACHE, EMBEDDING_LAYERS as _LAYERS, EMBEDDING_MEL_HOP as MEL_HOP,
                              EMBEDDING_MELS as N_MELS, EMBEDDING_N_FFT as N_FFT, EMBEDDING_SIZE as EMBEDDING,
                              EMBEDDING_WINDOW as WINDOW_FRAMES, embedding_time_convs)
-from edge_rnn.kws_model import dft_basis, mel_warp, power_frames, triangles
+from .features import dft_basis, power_frames, triangles
 from edge_rnn.runtime.errors import UserError
 
 WIN = 200  # samples in the Hann window (25 ms), centred in each 256-point DFT frame
@@ -45,7 +45,7 @@ POWER_FLOOR = 1e-4
 
 def default_weights() -> Path:
     """The embedding's ONNX file shipped with the package (see NOTICE beside it)."""
-    return Path(__file__).parent / "models_data" / "speech_embedding" / "embedding_model.onnx"
+    return Path(__file__).parents[1] / "bundled" / "speech_embedding" / "embedding_model.onnx"
 
 
 class SpeechEmbedding(nn.Module):
@@ -98,8 +98,7 @@ class SpeechEmbedding(nn.Module):
 
     def forward(self, frames: torch.Tensor, cache: torch.Tensor | None = None):
         """Without `cache`: the (n, k, 96) embeddings of the windows in `frames` (see the class).
-        With it: `stream(frames, cache)`, called through the module so that exported node names
-        keep the `embedding` scope that int8 export looks for."""
+        With it: `stream(frames, cache)`."""
         if cache is None:
             return self._layers(frames.unsqueeze(1))  # (n, 1, time, mels)
         return self.stream(frames, cache)
@@ -177,7 +176,7 @@ class EmbeddingFrontEnd(nn.Module):
     power, + 2, as the embedding expects them), one per 80 new samples.
 
     State: `context` (batch, 176) audio samples, the DFT's overlap. The embedding itself is a
-    separate module (`KeywordSpotter.embedding`, which carries its own state), so that export
+    separate module (`KeywordNet.embedding`, which carries its own state), so that export
     stores its weights as int8 like the recurrent ones.
     """
 
@@ -192,13 +191,10 @@ class EmbeddingFrontEnd(nn.Module):
         self.register_buffer("mel", mel_matrix() * PCM_POWER)
         self.register_buffer("mean", torch.zeros(EMBEDDING))  # of the embeddings, set by the trainer
         self.register_buffer("std", torch.ones(EMBEDDING))
-        self.max_warp = 0.1  # training only: mel warping, set by the trainer
 
-    def forward(self, audio: torch.Tensor, context: torch.Tensor, augment: bool = False):
+    def forward(self, audio: torch.Tensor, context: torch.Tensor):
         x = torch.cat([context, audio], dim=1)  # (batch, 176 + samples)
         new_context = x[:, x.size(1) - self.context_size :]
         power = power_frames(x, self.basis, MEL_HOP)  # (batch, 8 * hops, bins)
         logmel = torch.log10(torch.clamp(torch.matmul(power, self.mel), min=POWER_FLOOR)) + 2.0
-        if augment:
-            logmel = mel_warp(logmel, self.max_warp)
         return logmel, new_context

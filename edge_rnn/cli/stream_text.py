@@ -31,7 +31,7 @@ def stream_text(session: Session, top_k: int, as_json: bool,
     if interactive is None:
         interactive = sys.stdin.isatty() and not as_json
     if interactive:
-        from edge_rnn.prompt import run_prompt
+        from .prompt import run_prompt
 
         run_prompt(predictor, top_k)
         return

@@ -15,13 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_rnn.kws_data import DIGITS, background, load_utterances
 from edge_rnn.progress import Progress
-from edge_rnn.runtime.kws import Detector, DetectorConfig, KeywordSpotter
+from edge_rnn.runtime.contract import FIRST_KEYWORD, UNKNOWN, keywords_of
+from edge_rnn.runtime.detector import Detector, DetectorConfig
+from edge_rnn.runtime.kws import KeywordSpotter
 from edge_rnn.runtime.session import Session
+from edge_rnn.training.noise import background
+from edge_rnn.training.utterances import DIGITS, load_utterances
 
 HIT_WINDOW_S = 1.0
-DET_THRESHOLDS = [round(0.30 + 0.05 * i, 2) for i in range(14)]
+DET_THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 ... 0.95, and the model's own
 
 
 def run_probabilities(session: Session, audio: np.ndarray, chunk: int, bar: Progress | None = None) -> np.ndarray:
@@ -85,7 +88,7 @@ def evaluate_kws(session: Session, folder: Path, speakers: str | None, noise_hou
     rate, frame_s = c.sample_rate, c.hop / c.sample_rate
     chosen = [s.strip() for s in speakers.split(",")] if speakers else None
     utts = load_utterances(folder, rate, chosen)
-    keywords = set(c.labels[2:])
+    keywords = set(keywords_of(c.labels))
     base = DetectorConfig.from_dict(c.detector)
     rng = np.random.default_rng(2024)
 
@@ -94,13 +97,13 @@ def evaluate_kws(session: Session, folder: Path, speakers: str | None, noise_hou
     bar = Progress(len(utts), "utterances", enabled=not quiet)
     per_class, per_speaker = defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])
     pad = np.zeros(int(0.3 * rate), np.float32)
-    thresholds = base.thresholds(c.labels[2:])
+    thresholds = base.thresholds(keywords_of(c.labels))
     for u in utts:
         probs = run_probabilities(session, np.concatenate([pad, u.audio, pad, pad]), 800)
-        peak = Detector(c.labels, frame_s, base).smooth(probs)[:, 2:].max(axis=0)
+        peak = Detector(c.labels, frame_s, base).smooth(probs)[:, FIRST_KEYWORD:].max(axis=0)
         best = int(peak.argmax())
-        guess = c.labels[2 + best] if peak[best] >= thresholds[best] else c.labels[1]
-        truth = u.word if u.word in keywords else c.labels[1]
+        guess = c.labels[FIRST_KEYWORD + best] if peak[best] >= thresholds[best] else UNKNOWN
+        truth = u.word if u.word in keywords else UNKNOWN
         for table, key in ((per_class, truth), (per_speaker, u.speaker)):
             table[key][0] += guess == truth
             table[key][1] += 1
@@ -135,15 +138,17 @@ def evaluate_kws(session: Session, folder: Path, speakers: str | None, noise_hou
 
     # 3. DET curve: the detector replayed at many thresholds over the same probabilities
     curve = []
-    for t in DET_THRESHOLDS:
+    own = base.threshold if not isinstance(base.threshold, dict) else None
+    for t in sorted(set(DET_THRESHOLDS) | ({round(float(own), 4)} if own is not None else set())):
         cfg = dataclasses.replace(base, threshold=t)
         s = score_events(events_at(speech_probs, c.labels, frame_s, cfg), truth, keywords)
         fa = s["false_accepts"] + (len(events_at(noise_probs, c.labels, frame_s, cfg)) if noise_probs is not None else 0)
         hours = speech_hours + (noise_hours if noise_probs is not None else 0)
-        curve.append({"threshold": t, "false_reject_rate": 1 - s["detection_rate"], "false_accepts_per_hour": fa / hours})
+        curve.append({"threshold": t, "false_reject_rate": round(1 - s["detection_rate"], 6),
+                      "false_accepts_per_hour": round(fa / hours, 6), "model": own is not None and t == round(own, 4)})
     result["det_curve"] = curve
     if plot is not None:
-        from edge_rnn.plots import plot_det
+        from .plots import plot_det
 
         plot_det(curve, plot, title=f"{session.path.name} ({len(utts)} utterances)")
         result["plot"] = str(plot)

@@ -1,6 +1,6 @@
-"""One recurrent stack for every cell type, and the task models built on it.
+"""One recurrent stack for every cell type.
 
-States are a flat list of (batch, size) tensors in the order of `ModelConfig.state_sizes`:
+States are a flat list of (batch, size) tensors in the order of `ModelConfig.recurrent_states`:
 h0, [c0], h1, [c1], ... The same list is what the exported ONNX model takes and returns.
 """
 
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-from edge_rnn.config import ModelConfig
 
 _CELL_MODULES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -54,41 +52,3 @@ class RecurrentStack(nn.Module):
 def detach_state(state: list[torch.Tensor]) -> list[torch.Tensor]:
     """Cut the graph between truncated-BPTT batches, keep the values."""
     return [s.detach() for s in state]
-
-
-class LanguageModel(nn.Module):
-    """Embedding -> dropout -> recurrent stack -> dropout -> linear over the vocabulary."""
-
-    def __init__(self, config: ModelConfig):
-        super().__init__()
-        self.config = config
-        self.embed = nn.Embedding(config.vocab_size, config.embedding)
-        self.drop = nn.Dropout(config.dropout)
-        self.rnn = RecurrentStack(config.cell, config.embedding, config.hidden, config.dropout)
-        self.decoder = nn.Linear(config.hidden[-1], config.vocab_size)
-        if config.tie_weights:
-            self.decoder.weight = self.embed.weight  # one tensor, stored once
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        nn.init.uniform_(self.embed.weight, -0.1, 0.1)
-        nn.init.zeros_(self.decoder.bias)
-        if not self.config.tie_weights:
-            nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
-
-    def init_state(self, batch: int, device=None) -> list[torch.Tensor]:
-        return self.rnn.init_state(batch, device)
-
-    def forward(self, tokens: torch.Tensor, state: list[torch.Tensor]):
-        """tokens: (batch, time) int64 -> logits (batch, time, vocab), new state."""
-        x = self.drop(self.embed(tokens))
-        x, state = self.rnn(x, state)
-        return self.decoder(self.drop(x)), state
-
-
-def build_model(config: ModelConfig) -> nn.Module:
-    if config.task == "lm":
-        return LanguageModel(config)
-    from edge_rnn.kws_model import KeywordSpotter
-
-    return KeywordSpotter(config)

@@ -1,0 +1,47 @@
+"""`edge-rnn export`: checkpoints -> one checked ONNX file with its contract inside."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edge_rnn.runtime.errors import UserError
+
+from .common import JsonOut, emit, need_torch
+
+
+def _detector_option(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise UserError(f'--detector must be a JSON object like {{"threshold": 0.7}}, got {text!r}')
+    return value
+
+
+def export_cmd(
+    checkpoint: list[Path] = typer.Argument(..., help="a checkpoint from `edge-rnn train` (best.pt); "
+                                            "several keyword spotters make one ensemble model"),
+    out: Path = typer.Option(..., help="the .onnx file to write"),
+    quantize: Optional[str] = typer.Option(None, help="int8: int8 weights (a quarter of the size)"),
+    valid_text: Optional[Path] = typer.Option(None, help="language model: report perplexity on this text"),
+    detector: Optional[str] = typer.Option(None, help='keyword spotter: JSON detector defaults, e.g. '
+                                           '{"threshold": 0.7, "smooth_frames": 3, "refractory_s": 0.3, "decision_s": 0.6}'),
+    json_out: JsonOut = False,
+):
+    """Export checkpoints to ONNX with explicit states and metadata, checked for parity.
+
+    Several keyword-spotter checkpoints (same labels, sample rate, hop and front end) export as
+    one model that averages their per-frame probabilities.
+    """
+    need_torch()
+    from edge_rnn.checkpoint import export_checkpoints
+
+    report = export_checkpoints(checkpoint, out, quantize or "fp32", _detector_option(detector), valid_text)
+    emit(report, json_out)

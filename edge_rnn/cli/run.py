@@ -1,0 +1,135 @@
+"""The commands that run exported models: inspect, stream, eval, bench. They need no torch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edge_rnn.progress import Progress
+from edge_rnn.runtime.bundled import DEFAULT_FOR_TASK, resolve_model
+from edge_rnn.runtime.errors import UserError
+
+from .common import JsonOut, Quiet, emit
+
+ModelOption = typer.Option(None, help="an .onnx path or a bundled model name (default: ptb-lm, or fsdd-kws "
+                                      "when audio is given)")
+RAW_PCM = "raw 16-bit signed little-endian mono PCM at the model's sample rate (8000 Hz for fsdd-kws)"
+
+
+def _session(model: str | None, audio: bool, threads: int):
+    from edge_rnn.runtime.session import Session
+
+    default = DEFAULT_FOR_TASK["kws" if audio else "lm"]
+    return Session(resolve_model(model, default), threads=threads)
+
+
+def inspect_cmd(model: str = typer.Argument(..., help="an .onnx path or a bundled model name"), json_out: JsonOut = False):
+    """Print a model's contract: inputs, outputs, states and metadata."""
+    from edge_rnn.runtime.inspect import describe
+
+    info = describe(resolve_model(model))
+    if json_out:
+        print(json.dumps(info))
+        return
+    from .show import inspect_tables
+
+    inspect_tables(info)
+
+
+def stream_cmd(
+    model: Optional[str] = ModelOption,
+    input: Optional[str] = typer.Option(None, "--input", help=f"keyword spotting: a WAV file, or - for stdin: "
+                                        f"a WAV stream, or else {RAW_PCM}"),
+    top_k: int = typer.Option(5, min=1, max=100, help="language model: how many next words"),
+    chunk_ms: float = typer.Option(100.0, min=1.0, max=60000.0, help="keyword spotting: audio per call, in ms"),
+    threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="keyword spotting: override the model's threshold"),
+    threads: int = typer.Option(1, min=1, max=64, help="onnxruntime intra-op threads"),
+    json_out: JsonOut = False,
+):
+    """Stream text through a language model (stdin, or a prompt on a terminal), or audio through
+    a keyword spotter (--input)."""
+    session = _session(model, input is not None, threads)
+    if session.contract.task == "lm":
+        if input is not None:
+            raise UserError("--input is for keyword-spotting models; a language model reads text on stdin")
+        from .stream_text import stream_text
+
+        stream_text(session, top_k, json_out)
+    else:
+        from .stream_audio import stream_audio
+
+        if input is None:
+            raise UserError("a keyword spotter needs --input FILE.wav (or --input - for audio on stdin)")
+        stream_audio(session, input, chunk_ms, json_out, threshold=threshold)
+
+
+def eval_cmd(
+    model: Optional[str] = ModelOption,
+    text: Optional[Path] = typer.Option(None, help="language model: text to score"),
+    data: Optional[Path] = typer.Option(None, help="keyword spotting: folder of WORD_SPEAKER_INDEX.wav recordings"),
+    chunk: int = typer.Option(256, min=1, max=100000, help="language model: tokens per call"),
+    threads: int = typer.Option(1, min=1, max=64),
+    plot: Optional[Path] = typer.Option(None, help="keyword spotting: write a DET curve PNG"),
+    speakers: Optional[str] = typer.Option(None, help="keyword spotting: only these speakers (comma-separated)"),
+    noise_hours: float = typer.Option(1.0, min=0.0, max=1000.0, help="keyword spotting: hours of noise-only stream"),
+    quiet: Quiet = False,
+    json_out: JsonOut = False,
+):
+    """Measure a model through the streaming runtime: perplexity (LM) or detection (KWS)."""
+    session = _session(model, data is not None, threads)
+    if session.contract.task == "lm":
+        if text is None:
+            hint = " (--data is for keyword spotters)" if data is not None else ""
+            raise UserError(f"{session.path} is a language model: evaluate it on --text FILE{hint}")
+        from edge_rnn.runtime.lm import evaluate_text
+
+        with Progress(None, "eval (tokens)", enabled=not quiet) as bar:
+            result = evaluate_text(session, text, chunk, on_progress=bar.update)
+        emit({"model": str(session.path), **result}, json_out)
+        return
+    if data is None:
+        hint = " (--text is for language models)" if text is not None else ""
+        raise UserError(f"{session.path} is a keyword spotter: evaluate it on --data DIR of WAVs{hint}")
+    from edge_rnn.evaluation.kws import evaluate_kws
+
+    if plot is not None:
+        from edge_rnn.evaluation.plots import check_plot
+
+        check_plot(plot)
+    result = evaluate_kws(session, data, speakers, noise_hours, plot, quiet)
+    if result["speakers_heard_in_training"]:
+        heard = ", ".join(result["speakers_heard_in_training"])
+        print(f"note: {session.path.name} was trained on {heard}: those figures are not held-out", file=sys.stderr)
+    result = {"model": str(session.path), **result}
+    if json_out:
+        print(json.dumps(result))
+        return
+    from .show import kws_eval_tables
+
+    kws_eval_tables(result)
+
+
+def bench_cmd(
+    model: Optional[str] = typer.Option(None, help="language model (default: bundled ptb-lm)"),
+    kws_model: Optional[str] = typer.Option(None, help="keyword spotter (default: bundled fsdd-kws)"),
+    quiet: Quiet = False,
+    json_out: JsonOut = False,
+):
+    """Measure the runtime on this machine: step, chunk, batched streams, KWS real-time factor,
+    memory and the hardware floor. For PyTorch side by side: python benchmarks/compare.py."""
+    from edge_rnn.bench.measure import BENCH_STEPS, run_runtime_bench
+
+    bar = Progress(BENCH_STEPS, "bench", enabled=not quiet)
+    kws = {kws_model or "fsdd-kws": resolve_model(kws_model, "fsdd-kws")}
+    result = run_runtime_bench(resolve_model(model, "ptb-lm"), kws, progress=lambda label: bar.update(1, label))
+    bar.close()
+    if json_out:
+        print(json.dumps(result))
+        return
+    from edge_rnn.bench.table import runtime_table
+
+    print(runtime_table(result))

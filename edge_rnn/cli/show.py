@@ -1,0 +1,71 @@
+"""Results as tables on a terminal (rich); `--json` bypasses all of this."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+_OUT = Console(highlight=False, soft_wrap=True)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list) and len(value) > 8:
+        return ", ".join(map(str, value[:8])) + f", ... ({len(value)} in all)"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def key_values(result: dict, title: str | None = None) -> None:
+    table = Table(show_header=False, box=None, title=title, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in result.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+        table.add_row(key, _fmt(value))
+    _OUT.print(table)
+
+
+def rows(title: str, header: list[str], body: list[list], right: set[int] = frozenset()) -> None:
+    """A titled table; columns whose index is in `right` are right-aligned (numbers)."""
+    table = Table(title=title, title_justify="left")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="right" if i in right else "left")
+    for row in body:
+        table.add_row(*[_fmt(v) for v in row])
+    _OUT.print(table)
+
+
+def inspect_tables(info: dict) -> None:
+    key_values({"model": info["path"], "bytes": info["bytes"], "task": info["task"],
+                "precision": info["precision"], "format": info["format"]})
+    shape = lambda dims: "[" + ", ".join(map(str, dims)) + "]"  # noqa: E731
+    io = [[kind[:-1], a["name"], a["type"], shape(a["shape"])] for kind in ("inputs", "outputs") for a in info[kind]]
+    rows("inputs and outputs", ["", "name", "type", "shape"], io)
+    rows("states (float32, zeros at the start of a stream)", ["input", "output", "shape"],
+         [[s["input"], s["output"], shape(s["shape"])] for s in info["states"]])
+    key_values(info["metadata"], title="metadata")
+
+
+def kws_eval_tables(result: dict) -> None:
+    detected = f"{result['stream_detected']} / {result['stream_keyword_utterances']}"
+    summary = {"model": result["model"], "precision": result["precision"],
+               "keywords detected in the stream": f"{detected} ({result['stream_detection_rate']:.1%})",
+               "wrong or extra events in the stream": f"{result['stream_false_accepts']} "
+                                                       f"({result['stream_false_accepts_per_hour']:.1f} per hour)",
+               "utterances named right": f"{result['utterance_accuracy']:.1%} of {result['utterances']}"}
+    if "noise_false_accepts" in result:
+        summary["false accepts in noise only"] = (f"{result['noise_false_accepts']} in {result['noise_hours']:g} h "
+                                                  f"({result['noise_false_accepts_per_hour']:.2f} per hour)")
+    summary["detector"] = result["detector"]
+    key_values(summary)
+    rows("per keyword", ["keyword", "named right"], [[k, f"{v:.1%}"] for k, v in result["per_class_accuracy"].items()],
+         {1})
+    rows("per speaker", ["speaker", "named right"],
+         [[k, f"{v:.1%}"] for k, v in result["per_speaker_accuracy"].items()], {1})
+    rows("DET curve (the detector replayed at each threshold)", ["threshold", "false rejects", "false accepts / h"],
+         [[f"{p['threshold']:.2f}" + (" (model)" if p.get("model") else ""), f"{p['false_reject_rate']:.1%}",
+           f"{p['false_accepts_per_hour']:.2f}"] for p in result["det_curve"]], {1, 2})

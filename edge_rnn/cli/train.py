@@ -1,0 +1,120 @@
+"""`edge-rnn train lm` and `edge-rnn train kws` (need edge-rnn[train])."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edge_rnn.runtime.errors import UserError
+
+from .common import JsonOut, Quiet, emit, need_torch
+
+app = typer.Typer(no_args_is_help=True, help="Train a model (needs edge-rnn[train]).")
+
+# Options every training command takes, declared once.
+Out = Annotated[Path, typer.Option(help="folder for checkpoints (best.pt, last.pt) and metrics")]
+Cell = Annotated[str, typer.Option(help="rnn, gru or lstm")]
+Hidden = Annotated[str, typer.Option(help="hidden size of each layer, comma-separated, e.g. 256,128")]
+Dropout = Annotated[float, typer.Option(min=0.0, max=0.9)]
+Epochs = Annotated[int, typer.Option(min=1)]
+MaxMinutes = Annotated[float, typer.Option(min=0.0, help="stop after this long (0: no limit)")]
+BatchSize = Annotated[int, typer.Option(min=1)]
+Optimizer = Annotated[str, typer.Option(help="sgd or adam")]
+Lr = Annotated[float, typer.Option(min=0.0, help="learning rate")]
+Clip = Annotated[float, typer.Option(min=0.0, help="gradient-norm clipping (0: off)")]
+Patience = Annotated[int, typer.Option(min=1, help="epochs without improvement before stopping")]
+Seed = Annotated[int, typer.Option(help="random seed")]
+Threads = Annotated[int, typer.Option(min=0, max=1024, help="torch threads (0: all cores)")]
+Resume = Annotated[bool, typer.Option(help="continue from OUT/last.pt (same options)")]
+
+
+def _config(kind, **kwargs):
+    from edge_rnn.config import parse_sizes
+
+    try:
+        kwargs["hidden"] = parse_sizes(kwargs["hidden"])
+        return kind(**kwargs)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def _speed_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--speed needs MIN,MAX like 0.8,1.25, got {text!r}") from None
+    if not 0.5 <= low <= high <= 2.0:
+        raise UserError(f"--speed needs 0.5 <= MIN <= MAX <= 2, got {text!r}")
+    return low, high
+
+
+def _done(best: dict, out: Path, as_json: bool) -> None:
+    emit({**best, "checkpoint": str(out / "best.pt")}, as_json)
+
+
+@app.command("lm")
+def train_lm_cmd(
+    data: Path = typer.Option(..., help="training text, one sentence a line (.txt or .gz)"),
+    out: Out = ..., valid: Optional[Path] = typer.Option(None, help="validation text"),
+    cell: Cell = "lstm", hidden: Hidden = "256,128", embedding: int = typer.Option(200, min=1),
+    vocab_size: int = typer.Option(10000, min=3, help="keep this many words, the rest become <unk>"),
+    dropout: Dropout = 0.25, epochs: Epochs = 20, max_minutes: MaxMinutes = 0.0, batch_size: BatchSize = 20,
+    bptt: int = typer.Option(35, min=1, help="truncated backpropagation length"),
+    optimizer: Optimizer = "sgd", lr: Lr = 20.0, clip: Clip = 0.25, patience: Patience = 3, seed: Seed = 1111,
+    threads: Threads = 0, resume: Resume = False, quiet: Quiet = False, json_out: JsonOut = False,
+):
+    """Train a word-level language model."""
+    need_torch()
+    from edge_rnn.config import LMConfig
+    from edge_rnn.training.lm import LMData, train_lm
+    from edge_rnn.training.loop import TrainOptions
+
+    config = _config(LMConfig, cell=cell, hidden=hidden, embedding=embedding, dropout=dropout)
+    for path in (data, valid):
+        if path is not None and not path.is_file():
+            raise UserError(f"text file not found: {path}")
+    opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
+                        patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet)
+    _done(train_lm(config, LMData(data, valid, vocab_size, batch_size, bptt), opts), out, json_out)
+
+
+@app.command("kws")
+def train_kws_cmd(
+    data: Path = typer.Option(..., help="folder of WORD_SPEAKER_INDEX.wav recordings"),
+    out: Out = ...,
+    keywords: str = typer.Option("zero,one,two,three,four,five,six,seven,eight,nine",
+                                 help="comma-separated keywords; other speech is unknown"),
+    valid_speaker: str = typer.Option("nicolas", help="speaker held out for validation; none: train on every "
+                                      "speaker and keep the last epoch"),
+    front_end: str = typer.Option("logmel", help="logmel (learned from --data alone) or speech-embedding (a "
+                                  "frozen pretrained speech embedding every 80 ms; only the recurrent layers learn)"),
+    cell: Cell = "gru", hidden: Hidden = "64,64", dropout: Dropout = 0.1, epochs: Epochs = 30,
+    max_minutes: MaxMinutes = 0.0,
+    clips_per_epoch: int = typer.Option(2000, min=1, help="noisy training clips made per epoch"),
+    clip_seconds: float = typer.Option(4.0, min=0.5, max=60.0),
+    speed: str = typer.Option("0.8,1.25", help="MIN,MAX speed factor of training words (faster is also "
+                              "higher in pitch and formants)"),
+    batch_size: BatchSize = 32, optimizer: Optimizer = "adam", lr: Lr = 3e-3, clip: Clip = 1.0,
+    patience: Patience = 4,
+    schedule: str = typer.Option("cosine", help="cosine (lr to 0 over --epochs) or plateau (cut on no improvement)"),
+    seed: Seed = 1111, threads: Threads = 0, resume: Resume = False, quiet: Quiet = False, json_out: JsonOut = False,
+):
+    """Train a keyword spotter on raw audio (the front end is inside the model)."""
+    need_torch()
+    from edge_rnn.config import EMBEDDING_HOP, KWSConfig
+    from edge_rnn.runtime.contract import keyword_labels
+    from edge_rnn.training.clips import ClipOptions
+    from edge_rnn.training.kws import KWSData, train_kws
+    from edge_rnn.training.loop import TrainOptions
+    from edge_rnn.training.utterances import parse_keywords
+
+    framing = {"hop": EMBEDDING_HOP} if front_end == "speech-embedding" else {}  # it sets its own hop
+    config = _config(KWSConfig, cell=cell, hidden=hidden, dropout=dropout, front_end=front_end,
+                     labels=keyword_labels(parse_keywords(keywords)), **framing)
+    opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
+                        patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet, decay_after=2,
+                        schedule=schedule)
+    kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, ClipOptions(clip_seconds, _speed_range(speed)))
+    _done(train_kws(config, kws_data, opts), out, json_out)

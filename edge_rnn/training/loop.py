@@ -1,0 +1,174 @@
+"""The training loop shared by every task: epochs, learning-rate schedule, early stopping, a time
+limit, per-epoch metrics and resumable atomic checkpoints.
+
+A task supplies `train_epoch(optimizer, deadline) -> dict` and `evaluate() -> (loss, dict)`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from edge_rnn.checkpoint import load_checkpoint, save_checkpoint
+from edge_rnn.config import ModelConfig
+from edge_rnn.progress import note
+from edge_rnn.runtime.errors import UserError
+from edge_rnn.runtime.fileio import write_text_atomic
+
+
+@dataclass
+class TrainOptions:
+    out: Path
+    epochs: int = 20
+    max_minutes: float = 0.0  # 0: no limit
+    optimizer: str = "sgd"
+    lr: float = 20.0
+    lr_decay: float = 4.0  # divide the learning rate by this when validation stops improving
+    min_lr: float = 1e-4
+    patience: int = 3  # epochs without improvement before stopping early
+    decay_after: int = 1  # epochs without improvement before each learning-rate cut
+    schedule: str = "plateau"  # or "cosine": lr follows half a cosine from lr to 0 over the epochs
+    clip: float = 0.25
+    seed: int = 1111
+    threads: int = 0  # torch intra-op threads; 0: torch's default (all cores)
+    resume: bool = False
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adam"):
+            raise UserError("--optimizer must be sgd or adam")
+        if self.schedule not in ("plateau", "cosine"):
+            raise UserError("--schedule must be plateau or cosine")
+        if self.epochs < 1 or not self.lr > 0 or self.lr_decay < 1 or self.patience < 1:
+            raise UserError("--epochs and --patience must be >= 1, --lr > 0")
+        if not 0 <= self.threads <= 1024:
+            raise UserError("--threads must be between 0 (all cores) and 1024")
+
+    def settings(self) -> dict:
+        """What the run was told, as plain data (saved in every checkpoint)."""
+        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()
+                if k not in ("resume", "quiet")}
+
+
+def seed_everything(seed: int, threads: int = 0) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    if threads > 0:  # two trainings on one small machine: give each its own core
+        torch.set_num_threads(threads)
+
+
+def make_optimizer(model: torch.nn.Module, opts: TrainOptions) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if opts.optimizer == "adam":
+        return torch.optim.Adam(params, lr=opts.lr)
+    return torch.optim.SGD(params, lr=opts.lr)
+
+
+def _write_metrics(out: Path, history: list[dict]) -> None:
+    write_text_atomic(out / "metrics.json", json.dumps(history, indent=1))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(history[0].keys()))
+    writer.writeheader()
+    writer.writerows(history)
+    write_text_atomic(out / "metrics.csv", buf.getvalue())
+
+
+def _resume(out: Path, model, optimizer, config: ModelConfig, opts: TrainOptions) -> dict | None:
+    """The saved progress of a run in `out`, loaded into model and optimizer (None: start anew)."""
+    if not (opts.resume and (out / "last.pt").is_file()):
+        return None
+    ckpt = load_checkpoint(out / "last.pt")
+    if ckpt["config"] != config:
+        raise UserError(f"{out / 'last.pt'} was trained with another model config; give a new --out "
+                        "or the same options as that run")
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    state = json.loads(ckpt["train"])
+    note(f"resuming after epoch {state['epoch']} (lr {state['lr']:.4g})", opts.quiet)
+    return state
+
+
+def _learning_rate(state: dict, opts: TrainOptions) -> float:
+    if opts.schedule == "cosine":
+        return max(opts.min_lr, opts.lr * 0.5 * (1 + math.cos(math.pi * state["epoch"] / opts.epochs)))
+    return state["lr"]
+
+
+def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
+        train_epoch: Callable[[torch.optim.Optimizer, float], dict], evaluate: Callable[[], tuple[float, dict]],
+        extra: dict[str, Any], best_is_last: bool = False) -> dict:
+    """Train until epochs, patience or time run out. Writes last.pt, best.pt and metrics.
+
+    `extra` is stored in every checkpoint (the vocabulary or labels, the training settings).
+    Returns the best epoch's metrics and why training stopped. With `best_is_last` (no held-out
+    data to choose by), every epoch counts as an improvement: best.pt is the latest epoch.
+    """
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    optimizer = make_optimizer(model, opts)
+    state = _resume(out, model, optimizer, config, opts) or {
+        "epoch": 0, "lr": opts.lr, "best": math.inf, "bad_epochs": 0, "history": []}
+    started_run = time.monotonic()
+    deadline = started_run + opts.max_minutes * 60 if opts.max_minutes > 0 else math.inf
+    stopped = "epochs"
+    while state["epoch"] < opts.epochs:
+        if time.monotonic() >= deadline:
+            stopped = "time"
+            break
+        state["lr"] = _learning_rate(state, opts)
+        for group in optimizer.param_groups:
+            group["lr"] = state["lr"]
+        started = time.monotonic()
+        model.train()
+        train_metrics = train_epoch(optimizer, deadline)
+        complete = time.monotonic() < deadline  # else the epoch was cut short
+        model.eval()
+        with torch.no_grad():
+            val_loss, val_metrics = evaluate()
+        state["epoch"] += 1
+        row = {"epoch": state["epoch"], "lr": state["lr"], **train_metrics, **val_metrics,
+               "seconds": round(time.monotonic() - started, 1), "complete": complete}
+        state["history"].append(row)
+        improved = best_is_last or val_loss < state["best"] - 1e-4
+        if improved:
+            state["best"], state["bad_epochs"] = val_loss, 0
+            save_checkpoint(out / "best.pt", model, config, **extra, train=json.dumps(row))
+        else:
+            state["bad_epochs"] += 1
+            if opts.schedule == "plateau" and state["bad_epochs"] % opts.decay_after == 0:
+                state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
+        note(_epoch_line(row, opts.epochs) + ("  best so far" if improved else ""), opts.quiet)
+        save_checkpoint(out / "last.pt", model, config, **extra, optimizer=optimizer.state_dict(),
+                        train=json.dumps(state))
+        _write_metrics(out, state["history"])
+        if state["bad_epochs"] >= opts.patience:
+            stopped = "patience"
+            note(f"stopping early: no improvement for {opts.patience} epochs", opts.quiet)
+            break
+    if not state["history"]:
+        raise UserError("no epoch finished: raise --max-minutes")
+    if stopped == "time" or not state["history"][-1]["complete"]:
+        stopped = "time"
+        note(f"stopped by --max-minutes {opts.max_minutes:g} after {state['epoch']} of {opts.epochs} epochs"
+             + ("" if state["history"][-1]["complete"] else " (the last one cut short)"), opts.quiet)
+    best = state["history"][-1] if best_is_last else min(state["history"], key=lambda r: r.get("val_loss", math.inf))
+    return {**best, "epochs_run": state["epoch"], "stopped_by": stopped}
+
+
+def _epoch_line(row: dict, epochs: int) -> str:
+    shown = {k: v for k, v in row.items() if k not in ("epoch", "complete")}
+    return f"epoch {row['epoch']}/{epochs}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in shown.items())
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
