@@ -17,7 +17,7 @@ venv: $(VENV)/bin/activate
 
 venv-train: $(VENV)/bin/activate
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q -e '.[train,plot,test,voices]'
+	$(PIP) install -q -e '.[train,plot,test]'
 
 demo: venv
 	@echo "== next-word prediction with the bundled ptb-lm (int8) =="

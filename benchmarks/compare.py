@@ -16,14 +16,13 @@ from pathlib import Path
 
 import torch
 
-from edge_rnn.benchmark import lm_rows, median_seconds, run_runtime_bench
-from edge_rnn.bench_table import runtime_table
-from edge_rnn.bundled import resolve_model
-from edge_rnn.checkpoint import load_checkpoint
-from edge_rnn.export.pipeline import export_checkpoint
+from edge_rnn.bench.measure import lm_rows, median_seconds, run_runtime_bench
+from edge_rnn.bench.table import runtime_table
+from edge_rnn.checkpoint import export_checkpoints, load_checkpoint
 from edge_rnn.export.wrappers import StreamingWrapper
-from edge_rnn.models import build_model
+from edge_rnn.models import load_model
 from edge_rnn.progress import Progress
+from edge_rnn.runtime.bundled import resolve_model
 
 
 def torch_step_seconds(model: torch.nn.Module, vocab_size: int) -> float:
@@ -60,26 +59,24 @@ def torchscript_step_seconds(model: torch.nn.Module, vocab_size: int) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", type=Path, required=True, help="language-model checkpoint (best.pt)")
     ap.add_argument("--kws-model", action="append", help="keyword-spotting .onnx or bundled name; may repeat "
-                    "(default: fsdd-kws and fsdd-kws-small)")
+                    "(default: fsdd-kws)")
     ap.add_argument("--valid-text", type=Path, help="also measure each weight format's perplexity on this text")
     ap.add_argument("--write", type=Path, help="write the results into this Markdown file")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
     steps = ["export", "pytorch eager", "torchscript", "fp32 runtime", "runtime bench"]
-    kws = {name: resolve_model(name, "fsdd-kws") for name in args.kws_model or ["fsdd-kws", "fsdd-kws-small"]}
+    kws = {name: resolve_model(name, "fsdd-kws") for name in args.kws_model or ["fsdd-kws"]}
     bar = Progress(len(steps) + 4 + len(kws), "compare")
     ckpt = load_checkpoint(args.checkpoint)
-    model = build_model(ckpt["config"])
-    model.load_state_dict(ckpt["model"])
-    model.eval()
+    model = load_model([ckpt])
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {p: Path(tmp) / f"lm.{p}.onnx" for p in ("fp32", "int8", "int4")}
+        paths = {p: Path(tmp) / f"lm.{p}.onnx" for p in ("fp32", "int8")}
         for precision, path in paths.items():
-            export_checkpoint(args.checkpoint, path, precision)
+            export_checkpoints(args.checkpoint, path, precision)
         fp32, int8 = paths["fp32"], paths["int8"]
         bar.update(1, "pytorch eager")
         vocab = ckpt["config"].vocab_size

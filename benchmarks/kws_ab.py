@@ -1,7 +1,7 @@
 """Interleaved A/B of keyword spotters: real-time factor per model, with and without folding the
 int8 weights into float at load.
 
-    python benchmarks/kws_ab.py --model fsdd-kws --model fsdd-kws-small --rounds 5 --json
+    python benchmarks/kws_ab.py --model fsdd-kws --model other.onnx --rounds 5 --json
 
 Each round times every variant once, in a new random order, over the same noise: a spotter fed
 chunks of --chunk-ms (the runtime's default session, which folds the int8 weights into float once
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from edge_rnn.benchmark import stream_rtf
-from edge_rnn.bundled import resolve_model
+from edge_rnn.bench.measure import stream_rtf
+from edge_rnn.runtime.bundled import resolve_model
 from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.session import Session, session_options
 
@@ -31,14 +31,12 @@ from edge_rnn.runtime.session import Session, session_options
 def unfolded(path: Path) -> Session:
     """The model as the runtime loads it, except that its int8 weights stay int8 + DequantizeLinear."""
     session = Session(path, "kws")
-    opts = session_options(1)
-    opts.add_session_config_entry("session.disable_quant_qdq", "0")
-    session.ort = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    session.ort = ort.InferenceSession(str(path), session_options(1, fold_int8=False), providers=["CPUExecutionProvider"])
     return session
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True, help=".onnx path or bundled name; may repeat")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=20.0, help="audio per variant and round")

@@ -20,7 +20,7 @@ from .model_file import check_model_file
 TASK_NAMES = {"lm": "language model", "kws": "keyword spotter"}
 
 
-def session_options(threads: int = 1, optimized_path: str | None = None) -> ort.SessionOptions:
+def session_options(threads: int = 1, optimized_path: str | None = None, fold_int8: bool = True) -> ort.SessionOptions:
     """Options for small recurrent models on small devices.
 
     One intra-op thread by default: a step is far too small to split across threads, and
@@ -36,10 +36,8 @@ def session_options(threads: int = 1, optimized_path: str | None = None) -> ort.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # Our int8 GRU/RNN weights are stored as int8 + DequantizeLinear. Left as QDQ, onnxruntime
     # keeps those nodes and dequantizes every call; treated as plain ops they are folded into
-    # float weights once at load (same outputs; 100 ms keyword-spotting chunks 27% cheaper for
-    # fsdd-kws, 20% for fsdd-kws-trio, 17% for fsdd-kws-small: benchmarks/kws_ab.py, 5 rounds,
-    # 2026-11-29 03:12 UTC).
-    opts.add_session_config_entry("session.disable_quant_qdq", "1")
+    # float weights once at load (same outputs, a cheaper call: BENCHMARKS.md, benchmarks/kws_ab.py).
+    opts.add_session_config_entry("session.disable_quant_qdq", "1" if fold_int8 else "0")
     if optimized_path:
         opts.optimized_model_filepath = str(optimized_path)
     opts.log_severity_level = 3

@@ -218,3 +218,27 @@ def test_spotter_runs_long_chunks_in_pieces(kws_onnx, monkeypatch):
     monkeypatch.setattr(kws.Stream, "step", lambda self, x: calls.append(x.shape[1]) or step(self, x))
     np.testing.assert_allclose(KeywordSpotter(session).probabilities(audio), expected, atol=1e-5)
     assert max(calls) == 7 * 80 and sum(calls) == expected.shape[0] * 80
+
+
+@needs_fsdd
+def test_int16_and_float_chunks_give_the_same_scores(kws_onnx):
+    session = Session(kws_onnx)
+    pcm = np.round(read_wav(FSDD / "0_jackson_20.wav", 8000) * 32767).astype(np.int16)
+    as_int = KeywordSpotter(session).probabilities(pcm)
+    as_float = KeywordSpotter(session).probabilities(pcm.astype(np.float32) / 32768.0)
+    assert as_int.shape[0] == pcm.size // 80
+    np.testing.assert_allclose(as_int, as_float, atol=1e-6)
+
+
+def test_detector_config_refuses_what_it_cannot_use():
+    from edge_rnn.runtime.errors import UserError
+
+    assert DetectorConfig.from_dict({}) == DetectorConfig()
+    assert DetectorConfig.from_dict({"threshold": {"zero": 0.2, "default": 0.5}}).thresholds(["zero", "one"]).tolist() \
+        == pytest.approx([0.2, 0.5])
+    for bad in ({"threshold": "high"}, {"threshold": 1.5}, {"threshold": {"zero": None}}, {"smooth_frames": 2.5},
+                {"smooth_frames": 0}, {"refractory_s": -1}, {"decision_s": float("nan")}, {"thresh": 0.5}, [0.5]):
+        with pytest.raises(UserError):
+            DetectorConfig.from_dict(bad)
+    with pytest.raises(UserError):
+        DetectorConfig.from_dict({}, threshold=-0.1)  # an override is checked too

@@ -270,3 +270,24 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o644  # not mkstemp's 0600
     assert (tmp_path / "out.txt").read_text() == "x"
+
+
+def test_stream_pool_misuse_is_refused(lm_onnx, kws_onnx):
+    from edge_rnn.runtime.errors import UserError
+    from edge_rnn.runtime.pool import StreamPool
+
+    with pytest.raises(UserError, match="needs a language model"):
+        StreamPool(Session(kws_onnx))
+    pool = StreamPool(Session(lm_onnx), capacity=2)
+    a, b = pool.join(), pool.join()
+    with pytest.raises(RuntimeError, match="full"):
+        pool.join()
+    with pytest.raises(KeyError, match="has not joined"):
+        pool.push(7, 3)
+    pool.push(a, 3)
+    with pytest.raises(ValueError, match="already has a token waiting"):
+        pool.push(a, 4)
+    assert set(pool.step()) == {a}  # only the stream with a token moved
+    pool.leave(b)
+    with pytest.raises(KeyError):
+        pool.push(b, 3)

@@ -21,7 +21,7 @@ def _fmt(value) -> str:
 def key_values(result: dict, title: str | None = None) -> None:
     table = Table(show_header=False, box=None, title=title, title_justify="left")
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")
     for key, value in result.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())

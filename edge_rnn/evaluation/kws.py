@@ -82,75 +82,75 @@ def events_at(probs: np.ndarray, labels: list[str], frame_s: float, config: Dete
     return Detector(labels, frame_s, config).update(probs)
 
 
+def per_utterance(session: Session, utts, base: DetectorConfig, quiet: bool) -> dict:
+    """Each utterance alone: the keyword whose smoothed score peaks highest, if it reaches its
+    threshold (what the detector would say), else "unknown". Accuracy overall, per word and speaker."""
+    c = session.contract
+    frame_s, keywords = c.hop / c.sample_rate, set(keywords_of(c.labels))
+    per_class, per_speaker = defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])
+    pad = np.zeros(int(0.3 * c.sample_rate), np.float32)
+    thresholds = base.thresholds(keywords_of(c.labels))
+    with Progress(len(utts), "utterances", enabled=not quiet) as bar:
+        for u in utts:
+            probs = run_probabilities(session, np.concatenate([pad, u.audio, pad, pad]), 800)
+            peak = Detector(c.labels, frame_s, base).smooth(probs)[:, FIRST_KEYWORD:].max(axis=0)
+            best = int(peak.argmax())
+            guess = c.labels[FIRST_KEYWORD + best] if peak[best] >= thresholds[best] else UNKNOWN
+            truth = u.word if u.word in keywords else UNKNOWN
+            for table, key in ((per_class, truth), (per_speaker, u.speaker)):
+                table[key][0] += guess == truth
+                table[key][1] += 1
+            bar.update()
+    return {"utterances": len(utts), "utterance_accuracy": sum(v[0] for v in per_class.values()) / len(utts),
+            "per_class_accuracy": {k: round(v[0] / v[1], 4) for k, v in sorted(per_class.items(), key=_digit_order)},
+            "per_speaker_accuracy": {k: round(v[0] / v[1], 4) for k, v in sorted(per_speaker.items())}}
+
+
+def det_curve(speech_probs, noise_probs, truth, labels, frame_s: float, base: DetectorConfig, hours: float) -> list:
+    """The detector replayed at many thresholds (and the model's own) over the same probabilities."""
+    keywords = set(keywords_of(labels))
+    own = round(float(base.threshold), 4) if not isinstance(base.threshold, dict) else None
+    curve = []
+    for t in sorted(set(DET_THRESHOLDS) | ({own} if own is not None else set())):
+        cfg = dataclasses.replace(base, threshold=t)
+        s = score_events(events_at(speech_probs, labels, frame_s, cfg), truth, keywords)
+        fa = s["false_accepts"] + (len(events_at(noise_probs, labels, frame_s, cfg)) if noise_probs is not None else 0)
+        curve.append({"threshold": t, "false_reject_rate": round(1 - s["detection_rate"], 6),
+                      "false_accepts_per_hour": round(fa / hours, 6), "model": t == own})
+    return curve
+
+
 def evaluate_kws(session: Session, folder: Path, speakers: str | None, noise_hours: float,
                  plot: Path | None, quiet: bool) -> dict:
+    """Per-utterance accuracy, detection in one long stream of every utterance, false accepts in
+    noise alone, and the DET curve, all through the streaming runtime."""
     c = session.contract
     rate, frame_s = c.sample_rate, c.hop / c.sample_rate
-    chosen = [s.strip() for s in speakers.split(",")] if speakers else None
-    utts = load_utterances(folder, rate, chosen)
-    keywords = set(keywords_of(c.labels))
+    utts = load_utterances(folder, rate, [s.strip() for s in speakers.split(",")] if speakers else None)
     base = DetectorConfig.from_dict(c.detector)
+    result = per_utterance(session, utts, base, quiet)
     rng = np.random.default_rng(2024)
-
-    # 1. per utterance: the keyword whose smoothed score peaks highest, if it reaches its
-    #    threshold (what the detector would say); otherwise "unknown"
-    bar = Progress(len(utts), "utterances", enabled=not quiet)
-    per_class, per_speaker = defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])
-    pad = np.zeros(int(0.3 * rate), np.float32)
-    thresholds = base.thresholds(keywords_of(c.labels))
-    for u in utts:
-        probs = run_probabilities(session, np.concatenate([pad, u.audio, pad, pad]), 800)
-        peak = Detector(c.labels, frame_s, base).smooth(probs)[:, FIRST_KEYWORD:].max(axis=0)
-        best = int(peak.argmax())
-        guess = c.labels[FIRST_KEYWORD + best] if peak[best] >= thresholds[best] else UNKNOWN
-        truth = u.word if u.word in keywords else UNKNOWN
-        for table, key in ((per_class, truth), (per_speaker, u.speaker)):
-            table[key][0] += guess == truth
-            table[key][1] += 1
-        bar.update()
-    bar.close()
-    correct = sum(v[0] for v in per_class.values())
-
-    # 2. one long stream of all utterances with gaps, and a noise-only stream
     audio, truth = build_stream(utts, rate, rng)
     noise = noise_stream(noise_hours * 3600, rate, rng) if noise_hours > 0 else np.zeros(0, np.float32)
     chunk = int(0.1 * rate)
-    bar = Progress(math.ceil(audio.size / chunk) + math.ceil(noise.size / chunk), "streams", enabled=not quiet)
-    speech_probs = run_probabilities(session, audio, chunk, bar)
-    noise_probs = run_probabilities(session, noise, chunk, bar) if noise.size else None
-    bar.close()
+    with Progress(math.ceil(audio.size / chunk) + math.ceil(noise.size / chunk), "streams", enabled=not quiet) as bar:
+        speech_probs = run_probabilities(session, audio, chunk, bar)
+        noise_probs = run_probabilities(session, noise, chunk, bar) if noise.size else None
     speech_hours = audio.size / rate / 3600
-    stream = score_events(events_at(speech_probs, c.labels, frame_s, base), truth, keywords)
-    result = {
-        "utterances": len(utts), "utterance_accuracy": correct / len(utts),
-        "per_class_accuracy": {k: round(v[0] / v[1], 4) for k, v in sorted(per_class.items(), key=_digit_order)},
-        "per_speaker_accuracy": {k: round(v[0] / v[1], 4) for k, v in sorted(per_speaker.items())},
-        "speakers_heard_in_training": heard_in_training(c, per_speaker),
-        **{f"stream_{k}": v for k, v in stream.items()},
-        "stream_hours": round(speech_hours, 4),
-        "stream_false_accepts_per_hour": stream["false_accepts"] / speech_hours,
-        "detector": dataclasses.asdict(base),
-        "precision": c.precision,
-    }
+    stream = score_events(events_at(speech_probs, c.labels, frame_s, base), truth, set(keywords_of(c.labels)))
+    result.update({"speakers_heard_in_training": heard_in_training(c, result["per_speaker_accuracy"]),
+                   **{f"stream_{k}": v for k, v in stream.items()}, "stream_hours": round(speech_hours, 4),
+                   "stream_false_accepts_per_hour": stream["false_accepts"] / speech_hours,
+                   "detector": dataclasses.asdict(base), "precision": c.precision})
     if noise_probs is not None:
         fa = len(events_at(noise_probs, c.labels, frame_s, base))
         result.update(noise_hours=noise_hours, noise_false_accepts=fa, noise_false_accepts_per_hour=fa / noise_hours)
-
-    # 3. DET curve: the detector replayed at many thresholds over the same probabilities
-    curve = []
-    own = base.threshold if not isinstance(base.threshold, dict) else None
-    for t in sorted(set(DET_THRESHOLDS) | ({round(float(own), 4)} if own is not None else set())):
-        cfg = dataclasses.replace(base, threshold=t)
-        s = score_events(events_at(speech_probs, c.labels, frame_s, cfg), truth, keywords)
-        fa = s["false_accepts"] + (len(events_at(noise_probs, c.labels, frame_s, cfg)) if noise_probs is not None else 0)
-        hours = speech_hours + (noise_hours if noise_probs is not None else 0)
-        curve.append({"threshold": t, "false_reject_rate": round(1 - s["detection_rate"], 6),
-                      "false_accepts_per_hour": round(fa / hours, 6), "model": own is not None and t == round(own, 4)})
-    result["det_curve"] = curve
+    hours = speech_hours + (noise_hours if noise_probs is not None else 0)
+    result["det_curve"] = det_curve(speech_probs, noise_probs, truth, c.labels, frame_s, base, hours)
     if plot is not None:
         from .plots import plot_det
 
-        plot_det(curve, plot, title=f"{session.path.name} ({len(utts)} utterances)")
+        plot_det(result["det_curve"], plot, title=f"{session.path.name} ({len(utts)} utterances)")
         result["plot"] = str(plot)
     return result
 

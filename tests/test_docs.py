@@ -1,4 +1,5 @@
-"""The documented client runs exactly as written, with onnxruntime alone, and agrees with ours."""
+"""The code in the docs runs exactly as written: the README's quick start, and the model-format
+client with onnxruntime alone, which agrees with our runtime."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 from edge_rnn.runtime.lm import NextWordPredictor
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "model-format.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "model-format.md"
 
 
 def client_code() -> str:
@@ -36,3 +38,16 @@ def test_client_example_runs_and_matches_runtime(tmp_path, lm_onnx):
     predictor = NextWordPredictor(lm_onnx)
     predictor.feed(words)
     assert out.stdout.split() == [w for w, _ in predictor.top_k(5)]
+
+
+def test_readme_quick_start_runs_as_written():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- quick-start -->\s*```python\n(.*?)```", text, re.S)
+    assert match, "the quick start is missing from README.md"
+    out = subprocess.run([sys.executable, "-c", match.group(1)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("[('report', 0.1")  # what the comment in the README says
+    assert [line.split()[0] for line in lines[1:]] == "three one four one five nine two six".split()
+    assert lines[1:4] == ["three 0.48", "one 1.92", "four 3.28"]
