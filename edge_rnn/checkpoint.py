@@ -12,7 +12,7 @@ import torch
 
 from edge_rnn.config import ModelConfig
 from edge_rnn.runtime.errors import UserError
-from edge_rnn.runtime.fileio import atomic_path
+from edge_rnn.runtime.fileio import atomic_path, recover
 
 FORMAT = 1
 
@@ -28,6 +28,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, config: ModelConfi
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Return the checkpoint dict with `config` rebuilt as a ModelConfig."""
     path = Path(path)
+    recover(path.parent)  # a run killed while saving: finish its set of files first
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:

@@ -18,6 +18,7 @@ import onnx
 import torch
 
 from edge_rnn.runtime.contract import Contract, StateSpec
+from edge_rnn.runtime.model_file import DIGEST_KEY, DIGEST_PREFIX, PLACEHOLDER, stamp_digest
 from edge_rnn.runtime.vocab import EOS, UNK
 
 from .wrappers import StreamingWrapper, io_names, top_k_for
@@ -76,10 +77,12 @@ EMBEDDING_NOTICE = ("This model contains the weights of Google's speech_embeddin
 
 
 def write_metadata(path: Path, contract: Contract, out: Path | None = None) -> None:
-    """Replace the edge_rnn.* metadata_props of the model at `path`, check it, save to `out`."""
+    """Replace the edge_rnn.* metadata_props of the model at `path`, check it, and save it to
+    `out` with its integrity digest (the first entry, see runtime/model_file.py)."""
     model = onnx.load(str(path))
     keep = [p for p in model.metadata_props if not p.key.startswith("edge_rnn.")]
     del model.metadata_props[:]
+    model.metadata_props.add(key=DIGEST_KEY, value=DIGEST_PREFIX + PLACEHOLDER)
     model.metadata_props.extend(keep)
     for key, value in contract.to_metadata().items():
         model.metadata_props.add(key=key, value=value)
@@ -89,7 +92,7 @@ def write_metadata(path: Path, contract: Contract, out: Path | None = None) -> N
         model.doc_string = EMBEDDING_NOTICE
     fix_state_output_sizes(model, contract)
     onnx.checker.check_model(model)
-    onnx.save(model, str(out or path))
+    Path(out or path).write_bytes(stamp_digest(model.SerializeToString()))
 
 
 def fix_state_output_sizes(model: onnx.ModelProto, contract: Contract) -> None:

@@ -9,6 +9,7 @@ stores as int8 besides the recurrent ones.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -17,7 +18,7 @@ from torch import nn
 
 from edge_rnn.runtime.detector import DetectorConfig
 from edge_rnn.runtime.errors import UserError
-from edge_rnn.runtime.fileio import atomic_path
+from edge_rnn.runtime.fileio import atomic_path, remove_stale
 
 from .onnx_export import export_fp32, make_contract, write_metadata
 from .parity import check_parity
@@ -48,7 +49,8 @@ def export_model(model: nn.Module, out: Path, precision: str = "fp32", *, vocab:
     model.eval()
     report = {"out": str(out), "task": config.task, "cell": config.cell, "hidden": config.hidden,
               "precision": precision}
-    with tempfile.TemporaryDirectory(prefix="edge-rnn-export-") as tmp:
+    remove_stale(Path(tempfile.gettempdir()), "edge-rnn-export-*")
+    with tempfile.TemporaryDirectory(prefix=f"edge-rnn-export-{os.getpid()}-") as tmp:
         fp32 = Path(tmp) / "model.fp32.onnx"
         export_fp32(model, config, fp32)
         write_metadata(fp32, make_contract(config, "fp32", extra))

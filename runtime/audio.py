@@ -87,7 +87,8 @@ def to_mono_at(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
     if rate != target_rate:
         import soxr
 
-        mono = soxr.resample(mono, rate, target_rate, quality="HQ").astype(np.float32)
+        # resampling rings past full scale (a full-scale square wave peaks near 1.4)
+        mono = np.clip(soxr.resample(mono, rate, target_rate, quality="HQ"), -1.0, 1.0).astype(np.float32)
     return np.ascontiguousarray(mono)
 
 

@@ -9,25 +9,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .detector import DetectorConfig
 from .errors import UserError
+from .labels import FIRST_KEYWORD
 
 FORMAT = "1"  # version of the contract; a reader refuses versions it does not know
 PREFIX = "edge_rnn."
 TASKS = ("lm", "kws")
-# A keyword spotter's labels: background, other speech, then the keywords.
-BACKGROUND, UNKNOWN = "_background_", "_unknown_"
-FIRST_KEYWORD = 2
-
-
-def keyword_labels(keywords: list[str]) -> list[str]:
-    """The label list of a spotter for these keywords."""
-    return [BACKGROUND, UNKNOWN, *keywords]
-
-
-def keywords_of(labels: list[str]) -> list[str]:
-    """The keywords among a spotter's labels."""
-    return list(labels[FIRST_KEYWORD:])
-
 
 @dataclass(frozen=True)
 class StateSpec:
@@ -78,38 +66,85 @@ class Contract:
         return {PREFIX + k: v for k, v in meta.items()}
 
 
+MAX_STATE = 1 << 24  # floats in one state row: far above any recurrent model, far below a bad allocation
+MAX_VOCAB = 1 << 22
+
+
+def _json(get: dict, key: str, kind: type, where: str):
+    try:
+        value = json.loads(get[key])
+    except KeyError:
+        raise UserError(f"{where} lacks edge_rnn.{key} metadata") from None
+    except ValueError:
+        raise UserError(f"{where} has edge_rnn.{key} metadata that is not JSON") from None
+    if not isinstance(value, kind):
+        raise UserError(f"{where}: edge_rnn.{key} must be a JSON {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _int(get: dict, key: str, low: int, high: int, where: str, default: str | None = None) -> int:
+    text = get.get(key, default)
+    if text is None:
+        raise UserError(f"{where} lacks edge_rnn.{key} metadata")
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"{where}: edge_rnn.{key} must be a whole number, got {text!r}") from None
+    if not low <= value <= high:
+        raise UserError(f"{where}: edge_rnn.{key} is {value}, outside {low}..{high}")
+    return value
+
+
+def _words(value: list, what: str, where: str, least: int) -> list[str]:
+    if len(value) < least or not all(isinstance(w, str) and w for w in value) or len(set(value)) != len(value):
+        raise UserError(f"{where}: edge_rnn.{what} must be at least {least} distinct non-empty strings")
+    return value
+
+
+def _states(get: dict, where: str) -> list[StateSpec]:
+    states = []
+    for s in _json(get, "states", list, where):
+        shape = s.get("shape") if isinstance(s, dict) else None
+        size = shape[1] if isinstance(shape, list) and len(shape) == 2 else None
+        if not (isinstance(s.get("input"), str) and isinstance(s.get("output"), str) and isinstance(size, int)
+                and not isinstance(size, bool) and 1 <= size <= MAX_STATE):
+            raise UserError(f"{where}: each edge_rnn.states entry needs input and output names and a shape "
+                            f"[\"batch\", size] with 1 <= size <= {MAX_STATE}, got {s!r}"[:300])
+        states.append(StateSpec(s["input"], s["output"], size))
+    if not states or len({s.input for s in states}) != len(states) or len({s.output for s in states}) != len(states):
+        raise UserError(f"{where}: edge_rnn.states must name at least one state, each once")
+    return states
+
+
 def parse_metadata(meta: dict[str, str], where: str = "model") -> Contract:
-    """Build a Contract from metadata_props, refusing what this version cannot run."""
+    """Build a Contract from metadata_props, refusing what this version cannot run: every value is
+    checked for type and range here, before anything is allocated for it."""
     get = {k[len(PREFIX):]: v for k, v in meta.items() if k.startswith(PREFIX)}
     if "format" not in get:
         raise UserError(f"{where} is not an edge-rnn model (no edge_rnn.format metadata); "
                         "export it with `edge-rnn export`")
     if get["format"] != FORMAT:
-        raise UserError(f"{where} uses edge-rnn model format {get['format']!r}; this edge-rnn reads "
+        raise UserError(f"{where} uses edge-rnn model format {get['format'][:20]!r}; this edge-rnn reads "
                         f"format {FORMAT}: upgrade edge-rnn or re-export the model")
     task = get.get("task", "")
     if task not in TASKS:
-        raise UserError(f"{where} has unknown task {task!r}")
-    try:
-        states = [StateSpec(s["input"], s["output"], int(s["shape"][1]))
-                  for s in json.loads(get["states"])]
-        contract = Contract(task=task, precision=get.get("precision", "fp32"),
-                            config=json.loads(get.get("config", "{}")), states=states,
-                            input="tokens" if task == "lm" else "audio",
-                            output="logits" if task == "lm" else "scores")
-        if task == "lm":
-            contract.vocab = json.loads(get["vocab"])
-            contract.unk, contract.eos = get["unk"], get["eos"]
-            contract.top_k = int(get.get("top_k", "0"))
-        else:
-            contract.labels = json.loads(get["labels"])
-            contract.sample_rate, contract.hop = int(get["sample_rate"]), int(get["hop"])
-            contract.detector = json.loads(get.get("detector", "{}"))
-            if "train_speakers" in get:
-                speakers = json.loads(get["train_speakers"])
-                if not isinstance(speakers, list) or not all(isinstance(s, str) for s in speakers):
-                    raise ValueError("train_speakers must be a JSON list of names")
-                contract.train_speakers = speakers
-    except (KeyError, ValueError, TypeError, IndexError) as e:
-        raise UserError(f"{where} has broken edge-rnn metadata ({type(e).__name__}: {e})") from None
+        raise UserError(f"{where} has unknown task {task[:20]!r}; this edge-rnn runs {', '.join(TASKS)}")
+    contract = Contract(task=task, precision=get.get("precision", "fp32")[:20],
+                        config=_json(get, "config", dict, where) if "config" in get else {},
+                        states=_states(get, where), input="tokens" if task == "lm" else "audio",
+                        output="logits" if task == "lm" else "scores")
+    if task == "lm":
+        contract.vocab = _words(_json(get, "vocab", list, where), "vocab", where, 3)
+        contract.unk, contract.eos = get.get("unk", ""), get.get("eos", "")
+        if contract.unk not in contract.vocab or contract.eos not in contract.vocab or contract.unk == contract.eos:
+            raise UserError(f"{where}: edge_rnn.unk and edge_rnn.eos must be two different words of the vocabulary")
+        contract.top_k = _int(get, "top_k", 0, len(contract.vocab), where, "0")
+    else:
+        contract.labels = _words(_json(get, "labels", list, where), "labels", where, FIRST_KEYWORD + 1)
+        contract.sample_rate = _int(get, "sample_rate", 1000, 768000, where)
+        contract.hop = _int(get, "hop", 1, 10 * contract.sample_rate, where)
+        contract.detector = _json(get, "detector", dict, where) if "detector" in get else {}
+        DetectorConfig.from_dict(contract.detector)  # refuse a detector that cannot run
+        if "train_speakers" in get:
+            contract.train_speakers = _words(_json(get, "train_speakers", list, where), "train_speakers", where, 0)
     return contract

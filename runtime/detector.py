@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .contract import FIRST_KEYWORD, keywords_of
+from .labels import FIRST_KEYWORD, keywords_of
 from .errors import UserError
 
 _NO_FRAMES = np.zeros(0, np.int64)

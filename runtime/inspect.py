@@ -8,11 +8,10 @@ from pathlib import Path
 from .session import Session
 
 
-
 def describe(path: str | Path) -> dict:
     """Inputs, outputs (name, type, shape), states and metadata of an edge-rnn model."""
     session = Session(path)
-    meta = session.ort.get_modelmeta().custom_metadata_map
+    meta = session.file.metadata
     io = lambda arg: {"name": arg.name, "type": arg.type.replace("tensor(", "").rstrip(")"),
                       "shape": list(arg.shape)}
     metadata = {}
@@ -23,7 +22,8 @@ def describe(path: str | Path) -> dict:
         metadata[key] = value
     c = session.contract
     return {
-        "path": str(path), "bytes": Path(path).stat().st_size, "format": meta.get("edge_rnn.format"),
+        "path": str(session.path), "bytes": len(session.file.data), "format": meta.get("edge_rnn.format"),
+        "integrity": "verified" if session.file.verified else "no digest",
         "task": c.task, "precision": c.precision,
         "inputs": [io(a) for a in session.ort.get_inputs()],
         "outputs": [io(a) for a in session.ort.get_outputs()],

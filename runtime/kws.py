@@ -46,7 +46,10 @@ class KeywordSpotter:
         chunk = np.asarray(chunk)
         if chunk.dtype == np.int16:
             chunk = chunk.astype(np.float32) / 32768.0
-        chunk = chunk.astype(np.float32, copy=False).ravel()
+        # NaN or infinite samples would poison the state for good, and values far outside [-1, 1]
+        # are no audio: both are brought into range (a copy; the caller's buffer is not touched)
+        chunk = np.clip(np.nan_to_num(chunk.astype(np.float32, copy=False).ravel(), nan=0.0, posinf=1.0,
+                                      neginf=-1.0), -1.0, 1.0)
         # the usual case (no remainder waiting) needs no copy
         audio = np.concatenate([self._pending, chunk]) if self._pending.size else chunk
         usable = audio.size - audio.size % self.hop

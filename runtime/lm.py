@@ -11,7 +11,7 @@ import numpy as np
 from .errors import UserError
 from .session import Session
 from .stream import Stream
-from .text import sentences
+from .text import tokens
 from .vocab import Vocabulary
 
 
@@ -92,37 +92,43 @@ def evaluate_text(session: Session, path: str | Path, chunk: int = 256,
                   on_progress: Callable[[int], None] | None = None) -> dict:
     """Perplexity and top-1/top-5 accuracy over a text file, streamed in chunks with state carried.
 
-    The text is one stream (sentences joined with <eos>), started as after an <eos>.
+    The text is one stream (sentences joined with <eos>), started as after an <eos>. It is read
+    as it goes, so memory does not grow with the file or its lines.
     """
     if chunk < 1:
         raise UserError("--chunk must be at least 1")
     c = session.contract
     vocab = Vocabulary(c.vocab, c.unk, c.eos)
-    ids = [vocab.eos]
-    for words in sentences(path):
-        ids.extend(vocab.encode(words))
-    if len(ids) < 2:
-        raise UserError(f"{path} holds no words")
-    ids_arr = np.asarray(ids, np.int64)
-    state = session.zero_state(1)
-    nll, top1, top5, unk_targets = 0.0, 0, 0, 0
-    for start in range(0, len(ids) - 1, chunk):
-        x = ids_arr[start : min(start + chunk, len(ids) - 1)]
-        y = ids_arr[start + 1 : start + 1 + x.size]
+    totals = {"nll": 0.0, "top1": 0, "top5": 0, "unk": 0, "n": 0}
+    state, pending = session.zero_state(1), [vocab.eos]  # pending[0] is the next input
+
+    def score(ids: list[int]) -> None:  # ids[:-1] are fed, ids[1:] are the targets
+        nonlocal state
+        x, y = np.asarray(ids[:-1], np.int64), np.asarray(ids[1:], np.int64)
         logits, state = session.run(x[None, :], state)
         z = logits[0]  # (time, vocab)
         peak = z.max(axis=-1, keepdims=True)
         log_norm = np.log(np.exp(z - peak).sum(axis=-1, dtype=np.float64)) + peak[:, 0]
         target = z[np.arange(y.size), y]
-        nll += float((log_norm - target).sum())
-        # rank of the target: how many words score higher (top-1: none, top-5: at most 4)
-        higher = (z > target[:, None]).sum(axis=-1)
-        top1 += int((higher == 0).sum())
-        top5 += int((higher < 5).sum())
-        unk_targets += int((y == vocab.unk).sum())
+        higher = (z > target[:, None]).sum(axis=-1)  # how many words score above the target
+        totals["nll"] += float((log_norm - target).sum())
+        totals["top1"] += int((higher == 0).sum())
+        totals["top5"] += int((higher < 5).sum())
+        totals["unk"] += int((y == vocab.unk).sum())
+        totals["n"] += y.size
         if on_progress:
-            on_progress(x.size)
-    n = len(ids) - 1
-    return {"tokens": n, "perplexity": math.exp(nll / n), "top1_accuracy": top1 / n,
-            "top5_accuracy": top5 / n, "unk_rate": unk_targets / n,
+            on_progress(y.size)
+
+    for token in tokens(path, vocab.encode):
+        pending.append(token)
+        if len(pending) > chunk:
+            score(pending)
+            pending = pending[-1:]
+    if len(pending) > 1:
+        score(pending)
+    n = totals["n"]
+    if n == 0:
+        raise UserError(f"{path} holds no words")
+    return {"tokens": n, "perplexity": math.exp(totals["nll"] / n), "top1_accuracy": totals["top1"] / n,
+            "top5_accuracy": totals["top5"] / n, "unk_rate": totals["unk"] / n,
             "precision": c.precision, "chunk": chunk}

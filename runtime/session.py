@@ -7,17 +7,20 @@ holds no stream state, so many streams (threads, users) share one safely. A `Str
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from .contract import Contract, parse_metadata
 from .bundled import resolve_model
+from .contract import Contract, parse_metadata
 from .errors import UserError
-from .model_file import check_model_file
+from .model_file import read_model
 
 TASK_NAMES = {"lm": "language model", "kws": "keyword spotter"}
+MAX_THREADS = 256
 
 
 def session_options(threads: int = 1, optimized_path: str | None = None, fold_int8: bool = True) -> ort.SessionOptions:
@@ -48,30 +51,28 @@ class Session:
     """An edge-rnn model loaded into onnxruntime, with its contract.
 
     model: path to an .onnx file, or a bundled model's name (`ptb-lm`, `fsdd-kws`).
-    task: refuse a model of another task ("lm" or "kws").
+    task: refuse a model of another task ("lm" or "kws"). The file's integrity digest and its
+    whole contract are checked before the model runs (see model_file.py and contract.py);
+    `allow_external_data` admits tensors kept in files beside the model (edge-rnn's never are).
     """
 
     def __init__(self, model: str | Path, task: str | None = None, threads: int = 1,
-                 optimized_path: str | None = None):
+                 optimized_path: str | None = None, allow_external_data: bool = False):
+        if not 1 <= threads <= MAX_THREADS:
+            raise UserError(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
         self.path = resolve_model(model)
-        check_model_file(self.path)
-        try:
-            self.ort = ort.InferenceSession(str(self.path), session_options(threads, optimized_path),
-                                            providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own types for a corrupt or foreign file
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UserError(f"{self.path} is not a loadable ONNX model: {first[:200]}") from None
-        self.contract: Contract = parse_metadata(self.ort.get_modelmeta().custom_metadata_map,
-                                                 str(self.path))
+        self.file = read_model(self.path, allow_external_data)
+        self.contract: Contract = parse_metadata(self.file.metadata, str(self.path))
         if task is not None and self.contract.task != task:
             raise UserError(f"{self.path} is a {TASK_NAMES[self.contract.task]}, "
                             f"but this command needs a {TASK_NAMES[task]}")
+        # the bytes just checked are the ones loaded (with external data, onnxruntime needs the path)
+        source = str(self.path) if self.file.external else self.file.data
+        self.ort = _load(source, session_options(threads, optimized_path), self.path)
+        check_graph(self.contract, self.ort, str(self.path))
         c = self.contract
         self.input_names = [c.input] + [s.input for s in c.states]
         self.output_names = [c.output] + [s.output for s in c.states]
-        missing = set(self.input_names) - {i.name for i in self.ort.get_inputs()}
-        if missing:
-            raise UserError(f"{self.path} lacks the inputs its metadata names: {sorted(missing)}")
         self.input_dtype = np.int64 if c.task == "lm" else np.float32
 
     def zero_state(self, batch: int = 1) -> list[np.ndarray]:
@@ -92,3 +93,34 @@ class Session:
             raise ValueError(f"a chunk must be (batch, time) with batch, time >= 1, got {x.shape}")
         feeds = dict(zip(self.input_names, [x, *state]))
         return self.ort.run(names + self.output_names[1:], feeds)
+
+
+def _load(source: str | bytes, options: ort.SessionOptions, path: Path) -> ort.InferenceSession:
+    """An onnxruntime session; its own messages (it prints a retry notice on stdout when a model
+    fails to load) are kept off stdout, which belongs to the caller's results."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own types for a corrupt or foreign file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path} is not a loadable ONNX model: {first[:200]}") from None
+
+
+def check_graph(c: Contract, session: ort.InferenceSession, where: str) -> None:
+    """The graph has the inputs and outputs the contract names, with the sizes it states."""
+    inputs = {a.name: a for a in session.get_inputs()}
+    outputs = {a.name: a for a in session.get_outputs()}
+    wanted = [(inputs, c.input, None), (outputs, c.output, None)]
+    wanted += [(side, name, s.size) for s in c.states for side, name in ((inputs, s.input), (outputs, s.output))]
+    for side, name, size in wanted:
+        if name not in side:
+            raise UserError(f"{where} lacks the input or output {name!r} that its metadata names")
+        shape = side[name].shape
+        if size is not None and (len(shape) != 2 or isinstance(shape[1], int) and shape[1] != size):
+            raise UserError(f"{where}: state {name!r} is {shape} in the graph but [batch, {size}] in its metadata")
+    last = outputs[c.output].shape[-1]
+    classes = len(c.vocab) if c.task == "lm" else len(c.labels)
+    if isinstance(last, int) and last != classes:
+        raise UserError(f"{where}: {c.output!r} has {last} classes but the metadata lists {classes}")
+    if c.top_k and ("next_probs" not in outputs or "next_ids" not in outputs):
+        raise UserError(f"{where} sets edge_rnn.top_k but has no next_probs/next_ids outputs")

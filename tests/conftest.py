@@ -113,3 +113,21 @@ def kws_int8(tmp_path_factory, kws_checkpoint) -> Path:
     out = tmp_path_factory.mktemp("kws_int8") / "kws.int8.onnx"
     export_checkpoints(kws_checkpoint, out, "int8")
     return out
+
+
+def rewrite_metadata(src: Path, dst: Path, changes: dict[str, str | None], stamp: bool = True) -> Path:
+    """A copy of an exported model with metadata values changed (None: removed), its digest
+    recomputed unless `stamp` is False (then the file no longer matches its digest)."""
+    import onnx
+
+    from edge_rnn.runtime.model_file import DIGEST_KEY, DIGEST_PREFIX, PLACEHOLDER, stamp_digest
+
+    model = onnx.load(str(src))
+    props = [(p.key, changes.get(p.key, p.value)) for p in model.metadata_props if changes.get(p.key, 1) is not None]
+    props += [(k, v) for k, v in changes.items() if v is not None and k not in {p.key for p in model.metadata_props}]
+    del model.metadata_props[:]
+    for key, value in props:
+        model.metadata_props.add(key=key, value=DIGEST_PREFIX + PLACEHOLDER if key == DIGEST_KEY and stamp else value)
+    data = model.SerializeToString()
+    dst.write_bytes(stamp_digest(data) if stamp else data)
+    return dst

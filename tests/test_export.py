@@ -125,7 +125,7 @@ def test_int8_export_refuses_a_declared_weight_it_cannot_find(tmp_path):
     from edge_rnn.export.pipeline import export_model
     from edge_rnn.export.quantize import QuantizeError
     from edge_rnn.models.keyword import KeywordNet
-    from edge_rnn.runtime.contract import keyword_labels
+    from edge_rnn.runtime.labels import keyword_labels
 
     model = KeywordNet(KWSConfig(hidden=[8], labels=keyword_labels(["zero"]), n_mels=16))
     model.int8_weights = lambda: [torch.ones(3, 5)]  # a weight no node uses

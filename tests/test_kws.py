@@ -15,7 +15,7 @@ from edge_rnn.checkpoint import export_checkpoints
 from edge_rnn.config import KWSConfig
 from edge_rnn.models.keyword import KeywordNet
 from edge_rnn.runtime.audio import read_wav
-from edge_rnn.runtime.contract import keyword_labels as make_labels
+from edge_rnn.runtime.labels import keyword_labels as make_labels
 from edge_rnn.runtime.detector import Detector, DetectorConfig
 from edge_rnn.runtime.kws import KeywordSpotter
 from edge_rnn.runtime.session import Session

@@ -11,7 +11,7 @@ from edge_rnn.checkpoint import export_checkpoints, save_checkpoint
 from edge_rnn.cli import main
 from edge_rnn.config import KWSConfig
 from edge_rnn.models.keyword import KeywordNet
-from edge_rnn.runtime.contract import keyword_labels as make_labels
+from edge_rnn.runtime.labels import keyword_labels as make_labels
 from edge_rnn.runtime.session import Session
 
 

@@ -116,7 +116,7 @@ def _embedding_checkpoint(path, seed, weights=True):
     from edge_rnn.checkpoint import save_checkpoint
     from edge_rnn.config import KWSConfig
     from edge_rnn.models.keyword import KeywordNet
-    from edge_rnn.runtime.contract import keyword_labels
+    from edge_rnn.runtime.labels import keyword_labels
 
     torch.manual_seed(seed)
     config = KWSConfig(cell="gru", hidden=[8], labels=keyword_labels(["zero", "one"]), hop=640,

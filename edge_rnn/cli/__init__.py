@@ -5,7 +5,9 @@ Every user mistake ends as one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import os
 import sys
+import warnings
 from typing import Optional
 
 import typer
@@ -39,17 +41,35 @@ def _options(version: Optional[bool] = typer.Option(None, "--version", callback=
     pass
 
 
+def _warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"edge-rnn: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one line on stderr and exit 2."""
+    if sys.stdout is None:
+        print("edge-rnn: error: standard output is closed; give it a file or a pipe", file=sys.stderr)
+        return 2
+    warnings.showwarning = _warning
     try:
         code = app(args=argv, standalone_mode=False)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
     except UserError as e:
         print(f"edge-rnn: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, SystemExit) as e:
+        # the reader went away (`| head -1`): stop quietly. click turns that into exit 1 and
+        # wraps stdout so that its final flush stays silent
+        if isinstance(e, SystemExit) and type(sys.stdout).__name__ != "PacifyFlushWrapper":
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
         return 0
+    except OSError as e:  # a full disk, a closed or unwritable output
+        target = f" {e.filename}" if e.filename else " (standard output)"
+        print(f"edge-rnn: error: cannot write{target}: {e.strerror or e}", file=sys.stderr)
+        return 2
     except Exception as e:
         # Typer's usage errors (bad flags, missing options; click-style, vendored or not).
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):

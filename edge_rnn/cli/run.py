@@ -47,7 +47,7 @@ def stream_cmd(
     top_k: int = typer.Option(5, min=1, max=100, help="language model: how many next words"),
     chunk_ms: float = typer.Option(100.0, min=1.0, max=60000.0, help="keyword spotting: audio per call, in ms"),
     threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="keyword spotting: override the model's threshold"),
-    threads: int = typer.Option(1, min=1, max=64, help="onnxruntime intra-op threads"),
+    threads: int = typer.Option(1, min=1, max=256, help="onnxruntime intra-op threads"),
     json_out: JsonOut = False,
 ):
     """Stream text through a language model (stdin, or a prompt on a terminal), or audio through
@@ -72,7 +72,7 @@ def eval_cmd(
     text: Optional[Path] = typer.Option(None, help="language model: text to score"),
     data: Optional[Path] = typer.Option(None, help="keyword spotting: folder of WORD_SPEAKER_INDEX.wav recordings"),
     chunk: int = typer.Option(256, min=1, max=100000, help="language model: tokens per call"),
-    threads: int = typer.Option(1, min=1, max=64),
+    threads: int = typer.Option(1, min=1, max=256, help="onnxruntime intra-op threads"),
     plot: Optional[Path] = typer.Option(None, help="keyword spotting: write a DET curve PNG"),
     speakers: Optional[str] = typer.Option(None, help="keyword spotting: only these speakers (comma-separated)"),
     noise_hours: float = typer.Option(1.0, min=0.0, max=1000.0, help="keyword spotting: hours of noise-only stream"),

@@ -10,6 +10,7 @@ import numpy as np
 
 from edge_rnn.runtime.audio import read_wav
 from edge_rnn.runtime.audio_stream import pipe_chunks
+from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.kws import KeywordSpotter
 from edge_rnn.runtime.session import Session
 
@@ -25,6 +26,8 @@ def stream_audio(session: Session, source: str, chunk_ms: float, as_json: bool,
     spotter = KeywordSpotter(session, threshold=threshold)
     chunk = max(1, int(round(spotter.sample_rate * chunk_ms / 1000.0)))
     if source == "-":
+        if stdin is None and sys.stdin is None:
+            raise UserError("standard input is closed: pipe audio into `edge-rnn stream --input -`")
         chunks = pipe_chunks(stdin if stdin is not None else sys.stdin.buffer, spotter.sample_rate, chunk)
     else:
         chunks = wav_chunks(source, spotter.sample_rate, chunk)

@@ -104,7 +104,7 @@ def train_kws_cmd(
     """Train a keyword spotter on raw audio (the front end is inside the model)."""
     need_torch()
     from edge_rnn.config import EMBEDDING_HOP, KWSConfig
-    from edge_rnn.runtime.contract import keyword_labels
+    from edge_rnn.runtime.labels import keyword_labels
     from edge_rnn.training.clips import ClipOptions
     from edge_rnn.training.kws import KWSData, train_kws
     from edge_rnn.training.loop import TrainOptions

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_rnn.progress import Progress
-from edge_rnn.runtime.contract import FIRST_KEYWORD, UNKNOWN, keywords_of
+from edge_rnn.runtime.labels import FIRST_KEYWORD, UNKNOWN, keywords_of
 from edge_rnn.runtime.detector import Detector, DetectorConfig
 from edge_rnn.runtime.kws import KeywordSpotter
 from edge_rnn.runtime.session import Session

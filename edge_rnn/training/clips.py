@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_rnn.runtime.contract import FIRST_KEYWORD
+from edge_rnn.runtime.labels import FIRST_KEYWORD
 
 from .noise import background_track
 from .utterances import Utterance

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from edge_rnn.config import KWSConfig
 from edge_rnn.models.keyword import KeywordNet
 from edge_rnn.progress import Progress, note
-from edge_rnn.runtime.contract import FIRST_KEYWORD, keywords_of
+from edge_rnn.runtime.labels import FIRST_KEYWORD, keywords_of
 from edge_rnn.runtime.detector import default_detector
 from edge_rnn.runtime.errors import UserError
 

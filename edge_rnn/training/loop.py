@@ -23,7 +23,7 @@ from edge_rnn.checkpoint import load_checkpoint, save_checkpoint
 from edge_rnn.config import ModelConfig
 from edge_rnn.progress import note
 from edge_rnn.runtime.errors import UserError
-from edge_rnn.runtime.fileio import write_text_atomic
+from edge_rnn.runtime.fileio import recover, write_set
 
 
 @dataclass
@@ -53,6 +53,8 @@ class TrainOptions:
             raise UserError("--epochs and --patience must be >= 1, --lr > 0")
         if not 0 <= self.threads <= 1024:
             raise UserError("--threads must be between 0 (all cores) and 1024")
+        if Path(self.out).exists() and not Path(self.out).is_dir():
+            raise UserError(f"--out {self.out} is a file; give a folder for the run's checkpoints")
 
     def settings(self) -> dict:
         """What the run was told, as plain data (saved in every checkpoint)."""
@@ -74,13 +76,25 @@ def make_optimizer(model: torch.nn.Module, opts: TrainOptions) -> torch.optim.Op
     return torch.optim.SGD(params, lr=opts.lr)
 
 
-def _write_metrics(out: Path, history: list[dict]) -> None:
-    write_text_atomic(out / "metrics.json", json.dumps(history, indent=1))
+def _metrics_csv(history: list[dict]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(history[0].keys()))
     writer.writeheader()
     writer.writerows(history)
-    write_text_atomic(out / "metrics.csv", buf.getvalue())
+    return buf.getvalue()
+
+
+def save_epoch(out: Path, model, config: ModelConfig, extra: dict, state: dict, optimizer, improved: bool) -> None:
+    """last.pt, best.pt (when improved) and the metrics, written as one set: a run killed at any
+    moment leaves all three from the same epoch."""
+    row = json.dumps(state["history"][-1])
+    writers = {"last.pt": lambda p: save_checkpoint(p, model, config, **extra, optimizer=optimizer.state_dict(),
+                                                    train=json.dumps(state)),
+               "metrics.json": lambda p: p.write_text(json.dumps(state["history"], indent=1), encoding="utf-8"),
+               "metrics.csv": lambda p: p.write_text(_metrics_csv(state["history"]), encoding="utf-8")}
+    if improved:
+        writers["best.pt"] = lambda p: save_checkpoint(p, model, config, **extra, train=row)
+    write_set(out, writers)
 
 
 def _resume(out: Path, model, optimizer, config: ModelConfig, opts: TrainOptions) -> dict | None:
@@ -115,6 +129,7 @@ def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
     """
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
+    recover(out)  # finish what a killed run left half-written
     optimizer = make_optimizer(model, opts)
     state = _resume(out, model, optimizer, config, opts) or {
         "epoch": 0, "lr": opts.lr, "best": math.inf, "bad_epochs": 0, "history": []}
@@ -142,15 +157,12 @@ def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
         improved = best_is_last or val_loss < state["best"] - 1e-4
         if improved:
             state["best"], state["bad_epochs"] = val_loss, 0
-            save_checkpoint(out / "best.pt", model, config, **extra, train=json.dumps(row))
         else:
             state["bad_epochs"] += 1
             if opts.schedule == "plateau" and state["bad_epochs"] % opts.decay_after == 0:
                 state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
+        save_epoch(out, model, config, extra, state, optimizer, improved)
         note(_epoch_line(row, opts.epochs) + ("  best so far" if improved else ""), opts.quiet)
-        save_checkpoint(out / "last.pt", model, config, **extra, optimizer=optimizer.state_dict(),
-                        train=json.dumps(state))
-        _write_metrics(out, state["history"])
         if state["bad_epochs"] >= opts.patience:
             stopped = "patience"
             note(f"stopping early: no improvement for {opts.patience} epochs", opts.quiet)
