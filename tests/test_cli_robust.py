@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from edge_rnn.runtime.audio import read_wav
 from edge_rnn.runtime.kws import KeywordSpotter
