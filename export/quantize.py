@@ -1,22 +1,21 @@
-"""int8 weights for every cell type.
+"""int8 weights for every cell type, with every stream's numbers its own.
 
-Language models: onnxruntime dynamic quantization: MatMul/Gemm weights (the output projection),
-the embedding Gather and LSTM (DynamicQuantizeLSTM) become int8 with int8 arithmetic. GRU and
-RNN have no quantized kernel in onnxruntime, so their W and R weights are stored as int8 with
-per-row scales and a DequantizeLinear in front (weight-only int8: the file holds int8 values,
-arithmetic stays float32).
-
-Keyword spotters: weight-only int8 throughout, so scores never depend on how audio is chunked
-(dynamic quantization picks each call's activation scale from the chunk it is given). Every
-recurrent weight is int8, and so is every weight the model declares with `int8_weights()` (the
-DFT kernel, a speech embedding's convolutions, the classifier): export finds each in the graph
-by its values, so a renamed module cannot silently stay float. What a model does not declare
-(the mel filters: the power spectrum spans too many decades for 8-bit) stays float32.
+onnxruntime's dynamic quantization picks one activation scale per call over the whole input, so
+a stream's outputs would depend on its batch-mates and on how its input was chunked. Nothing here
+does that:
+- Recurrent weights (GRU, RNN, LSTM: W and R) are stored as int8 with a scale per row and a
+  DequantizeLinear in front; the runtime folds them into float once at load (weight-only int8).
+- Every other weight a model declares with `int8_weights()` is found in the graph by its values
+  (so a renamed module cannot silently stay float) and stored as int8. A language model's
+  embedding table and output projection use per-row activations (rowwise.py): the projection,
+  the bulk of a step, runs in integers with each stream's own scale. A keyword spotter's DFT
+  kernel, embedding convolutions and classifier are weight-only.
+- What a model does not declare stays float32 (a spotter's mel filters: the power spectrum spans
+  too many decades for 8 bits).
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -33,27 +32,11 @@ class QuantizeError(RuntimeError):
 
 def quantize(src: Path, dst: Path, task: str, declared: list[np.ndarray] = ()) -> None:
     """Write the int8 model of `src` to `dst` (metadata is set by the caller). `declared`: the
-    weights a keyword spotter stores as int8 (see the module docstring)."""
-    if task == "kws":
-        model = onnx.load(str(src))
-        quantize_recurrent_weights(model.graph, RECURRENT_OPS)
-        quantize_declared_weights(model.graph, declared)
-        onnx.save(model, str(dst))
-        return
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer logs advice we do not want on a user's screen
-    try:
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
-                         op_types_to_quantize=["MatMul", "Gemm", "Gather", "LSTM"],
-                         extra_options={"MatMulConstBOnly": True})
-    finally:
-        root.setLevel(level)
-    model = onnx.load(str(dst))
-    if quantize_recurrent_weights(model.graph):
-        onnx.save(model, str(dst))
+    weights the model stores as int8 besides the recurrent ones (see the module docstring)."""
+    model = onnx.load(str(src))
+    quantize_recurrent_weights(model.graph, RECURRENT_OPS)
+    quantize_declared_weights(model.graph, declared, rowwise=task == "lm")
+    onnx.save(model, str(dst))
 
 
 def quantize_recurrent_weights(graph: onnx.GraphProto, ops: tuple[str, ...] = ("GRU", "RNN")) -> int:
@@ -83,9 +66,11 @@ def _channel_axis(node: onnx.NodeProto, slot: int) -> int:
     raise QuantizeError(f"a declared int8 weight feeds {node.op_type} (input {slot}), which int8 export cannot store")
 
 
-def quantize_declared_weights(graph: onnx.GraphProto, declared: list[np.ndarray]) -> int:
+def quantize_declared_weights(graph: onnx.GraphProto, declared: list[np.ndarray], rowwise: bool = False) -> int:
     """Store as int8 every initializer equal to a declared weight (or to its transpose, as the
-    exporter folds a Linear's weight for MatMul). Refuses a declared weight it cannot find."""
+    exporter folds a Linear's weight for MatMul). Refuses a declared weight it cannot find.
+    rowwise: a Gather's table and a MatMul's weight go int8 with per-row activations
+    (rowwise.py) instead of weight-only."""
     inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     aliases = _aliases(graph)
     root = lambda name: root(aliases[name]) if name in aliases and name not in inits else name  # noqa: E731
@@ -104,10 +89,29 @@ def quantize_declared_weights(graph: onnx.GraphProto, declared: list[np.ndarray]
             axes = {_channel_axis(node, i) for node, i in uses}
             if len(axes) != 1:
                 raise QuantizeError(f"initializer {name} is used {len(uses)} times with different channel axes")
-            if name not in seen:
+            if name in seen:
+                continue
+            seen.add(name)
+            if rowwise and all(node.op_type in ("Gather", "MatMul") for node, _ in uses):
+                _rewrite_rowwise(graph, name, inits[name], [node for node, _ in uses])
+            else:
                 slots.append((name, axes.pop()))
-                seen.add(name)
-    return _store_int8(graph, slots)
+    return _store_int8(graph, slots) + len(seen) - len(slots)
+
+
+def _rewrite_rowwise(graph: onnx.GraphProto, name: str, weight: np.ndarray, users: list[onnx.NodeProto]) -> None:
+    """Each Gather or MatMul reading `name` becomes its per-row int8 form; the float weight goes."""
+    from .rowwise import gather_rows, matmul_rows
+
+    for node in users:
+        if node.input[0 if node.op_type == "Gather" else 1] != name:
+            raise QuantizeError(f"{name} reaches a {node.op_type} through another name; cannot rewrite it")
+        new = (gather_rows if node.op_type == "Gather" else matmul_rows)(graph, node, weight)
+        nodes = list(graph.node)
+        at = nodes.index(node)
+        del graph.node[:]
+        graph.node.extend(nodes[:at] + new + nodes[at + 1:])
+    graph.initializer.remove(next(t for t in graph.initializer if t.name == name))
 
 
 def _store_int8(graph: onnx.GraphProto, slots: list[tuple[str, int]]) -> int:

@@ -2,7 +2,9 @@
 
 Each stream owns a row of the pool's state arrays; streams join and leave at any time; `step()`
 advances every stream that has a token waiting, in one onnxruntime call, and returns each one's
-next-word ranking. Throughput grows with the batch while each stream stays independent.
+next-word ranking. Throughput grows with the batch while each stream stays independent: every
+row is computed on its own (an int8 model scales each row's activations separately), so a
+stream's numbers do not depend on which others share its step.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ class StreamPool:
         return slot
 
     def leave(self, slot: int) -> None:
+        """End a stream; its row is free for the next `join()`. A slot that is not in the pool
+        (never joined, or left already) is refused: freeing it twice would hand one row to two
+        streams."""
+        if slot not in self._active:
+            raise KeyError(f"stream {slot} is not in the pool (never joined, or left already)")
         self._active.discard(slot)
         self._pending.pop(slot, None)
         self._free.append(slot)

@@ -190,3 +190,42 @@ def test_a_killed_export_leaves_nothing_for_long(tmp_path, lm_checkpoint):
 
     export_checkpoints(lm_checkpoint, tmp_path / "b.onnx")
     assert not list(scratch.glob(f"edge-rnn-export-{proc.pid}-*")) and not (tmp_path / "a.onnx").exists()
+
+
+@pytest.mark.parametrize("model", ["lm_onnx", "lm_int8"])
+def test_pooled_chunked_and_stepped_streams_agree_over_a_long_run(model, request):
+    """Streams join and leave a pool at random over 1500 steps; each one's rankings equal those of
+    the same stream alone, stepped, and its final state that of its whole text fed as one chunk."""
+    from edge_rnn.runtime.pool import StreamPool
+
+    session = Session(request.getfixturevalue(model))
+    rng = np.random.default_rng(1)
+    vocab = len(session.contract.vocab)
+    pool, live, done = StreamPool(session, capacity=6), {}, []
+    for _ in range(1500):
+        if len(live) < 6 and rng.random() < 0.3:
+            slot = pool.join()
+            live[slot] = {"tokens": [], "got": []}
+        if live and rng.random() < 0.02:
+            slot = list(live)[rng.integers(len(live))]
+            done.append((live.pop(slot), [s[slot].copy() for s in pool.states]))
+            pool.leave(slot)
+        for slot, stream in live.items():
+            if rng.random() < 0.8:
+                token = int(rng.integers(0, vocab))
+                stream["tokens"].append(token)
+                pool.push(slot, token)
+        for slot, (probs, ids) in pool.step().items():
+            live[slot]["got"].append((probs.copy(), ids.copy()))
+    done += [(stream, [s[slot].copy() for s in pool.states]) for slot, stream in live.items()]
+    assert sum(len(s["tokens"]) for s, _ in done) > 3000
+    for stream, final in done:
+        state = session.zero_state(1)
+        for token, (probs, ids) in zip(stream["tokens"], stream["got"]):
+            want_probs, want_ids, *state = session.run_outputs(np.array([[token]]), state, ["next_probs", "next_ids"])
+            np.testing.assert_allclose(probs, want_probs[0], atol=1e-6)
+            assert np.array_equal(ids, want_ids[0])
+        if stream["tokens"]:
+            _, whole = session.run(np.array([stream["tokens"]]), session.zero_state(1))
+            for a, b in zip(whole, final):
+                np.testing.assert_allclose(a[0], b, atol=1e-5)

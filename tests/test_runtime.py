@@ -265,3 +265,7 @@ def test_stream_pool_misuse_is_refused(lm_onnx, kws_onnx):
     pool.leave(b)
     with pytest.raises(KeyError):
         pool.push(b, 3)
+    with pytest.raises(KeyError, match="left already"):
+        pool.leave(b)  # twice would hand its row to two streams
+    with pytest.raises(KeyError, match="never joined"):
+        pool.leave(1 - a if b == a else 5)
