@@ -76,7 +76,8 @@ def _decode(body: bytes, fmt: tuple, where: str) -> tuple[np.ndarray, int]:
     elif kind.startswith("<i"):
         x = np.frombuffer(raw, kind).astype(np.float32) / float(2 ** (bits - 1))
     else:
-        x = np.nan_to_num(np.frombuffer(raw, kind).astype(np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+        with np.errstate(over="ignore", invalid="ignore"):  # float64 beyond float32's range: inf, then 1
+            x = np.nan_to_num(np.frombuffer(raw, kind).astype(np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
         x = np.clip(x, -1.0, 1.0)
     return x.reshape(-1, channels), rate
 

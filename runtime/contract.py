@@ -104,7 +104,8 @@ def _words(value: list, what: str, where: str, least: int) -> list[str]:
 def _states(get: dict, where: str) -> list[StateSpec]:
     states = []
     for s in _json(get, "states", list, where):
-        shape = s.get("shape") if isinstance(s, dict) else None
+        s = s if isinstance(s, dict) else {}
+        shape = s.get("shape")
         size = shape[1] if isinstance(shape, list) and len(shape) == 2 else None
         if not (isinstance(s.get("input"), str) and isinstance(s.get("output"), str) and isinstance(size, int)
                 and not isinstance(size, bool) and 1 <= size <= MAX_STATE):
