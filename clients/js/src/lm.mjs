@@ -28,8 +28,9 @@ export function splitWords(text) {
   return text.split(PY_WHITESPACE).filter((w) => w.length > 0);
 }
 
-/** Probabilities of the k best of `logits` (Float32Array), best first: softmax in float64. */
-export function topKFromLogits(logits, k) {
+/** [id, probability] of the k best of `logits` (Float32Array) whose id passes `accept`, best
+ * first: softmax in float64 over the whole vocabulary. */
+export function topKFromLogits(logits, k, accept = () => true) {
   let max = -Infinity;
   for (const z of logits) if (z > max) max = z;
   let sum = 0;
@@ -38,7 +39,7 @@ export function topKFromLogits(logits, k) {
   // a partial selection: keep the k best seen so far, sorted (k is small next to the vocabulary)
   const best = [];
   logits.forEach((z, i) => {
-    if (best.length === k && z <= logits[best[k - 1]]) return;
+    if ((best.length === k && z <= logits[best[k - 1]]) || !accept(i)) return;
     let at = best.length;
     while (at > 0 && logits[best[at - 1]] < z) at--;
     best.splice(at, 0, i);
@@ -98,13 +99,19 @@ export class NextWordPredictor {
     }
   }
 
-  /** The k most likely next words as [{word, prob}], best first. */
-  topK(k = 5) {
+  /** The k most likely next words as [{word, prob}], best first. With `prefix`, only words
+   * that start with it (an autocomplete): among the graph's top_k words on the fast path, among
+   * the whole vocabulary otherwise. */
+  topK(k = 5, prefix = '') {
     if (!(Number.isInteger(k) && k >= 1 && k <= this.maxK))
       throw new RangeError(`k must be between 1 and ${this.maxK} for this predictor (see maxK)`);
     const words = this.vocab.words;
-    if (this.fast) return this._ids.slice(0, k).map((id, i) => ({ word: words[id], prob: this._probs[i] }));
-    return topKFromLogits(this._logits, k).map(([id, prob]) => ({ word: words[id], prob }));
+    if (this.fast) {
+      const pairs = this._ids.map((id, i) => ({ word: words[id], prob: this._probs[i] }));
+      return (prefix ? pairs.filter((p) => p.word.startsWith(prefix)) : pairs).slice(0, k);
+    }
+    const accept = prefix ? (id) => words[id].startsWith(prefix) : undefined;
+    return topKFromLogits(this._logits, k, accept).map(([id, prob]) => ({ word: words[id], prob }));
   }
 
   /** Everything needed to continue later: copies of the state and the pending prediction. */
