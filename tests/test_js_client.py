@@ -212,3 +212,58 @@ def test_errors_are_one_line_and_exit_2(js_ready, tmp_path):
 def test_node_unit_tests(js_ready):
     r = subprocess.run(["npm", "test", "--silent"], cwd=JS, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def page_url(js_ready):
+    """The page served from clients/js by python -m http.server on a free loopback port."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) for the browser test")
+    r = subprocess.run([NODE, "scripts/web-assets.mjs"], cwd=JS, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=JS,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield f"http://127.0.0.1:{port}/web/index.html"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_page_in_chromium_matches_python(page_url, tmp_path):
+    """Suggestions after typed text, events from a WAV file (exactly the Python events: the file
+    is at the model's rate) and from the microphone (the same file played once by Chromium's fake
+    capture device at 44.1 kHz and resampled back by the page: same keywords in the same order,
+    times within two frames; scores differ slightly because the audio was resampled twice)."""
+    prefix = "The Company said "
+    audio_seconds = len(read_pcm16(DIGITS)[0]) / 8000
+    r = subprocess.run([NODE, "scripts/browser-check.mjs", page_url, "--text", prefix, "--wav", str(DIGITS),
+                        "--mic", str(DIGITS), "--mic-seconds", str(audio_seconds + 1.0),
+                        "--screenshot", str(tmp_path / "page.png")],
+                       cwd=JS, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    page = json.loads(r.stdout)
+    assert page["status"] == "ready" and not page["errors"], page
+    py_words, _ = both(["stream", "--model", "ptb-lm", "--json"], prefix.encode())
+    want = py_words[-1]["next"]
+    assert [p["word"] for p in page["predictions"]] == [w["word"] for w in want]
+    assert [s["word"] for s in page["suggestions"]] == [w["word"] for w in want]
+    for got, exp in zip(page["predictions"], want):
+        assert abs(got["prob"] - exp["prob"]) <= 1e-4
+    py_events, _ = both(["stream", "--model", "fsdd-kws", "--input", str(DIGITS), "--json"])
+    assert len(py_events) >= 5 and page["wavEvents"] == py_events
+    assert page["micHeard"]["peak"] > 0.1, "the fake microphone delivered silence: Chromium could not play the WAV"
+    mic = page["micEvents"]
+    assert [e["keyword"] for e in mic] == [e["keyword"] for e in py_events], page["micEvents"]
+    for got, exp in zip(mic, py_events):
+        assert abs(got["time"] - exp["time"]) <= 0.16, (got, exp)
+    assert (tmp_path / "page.png").stat().st_size > 10000

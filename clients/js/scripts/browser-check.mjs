@@ -6,7 +6,7 @@
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 
@@ -25,8 +25,10 @@ async function launch(profile) {
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     '--autoplay-policy=no-user-gesture-required'];
   if (values.mic) {
+    // Chromium plays the file from the moment the page opens the microphone, once (%noloop), at
+    // the fake device's rate (any WAV rate works). A relative path gives silence: resolve it.
     args.push('--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      `--use-file-for-fake-audio-capture=${values.mic}%noloop`);
+      `--use-file-for-fake-audio-capture=${resolve(values.mic)}%noloop`);
   }
   // a persistent context on a fresh profile folder: Chromium's --user-data-dir
   return chromium.launchPersistentContext(profile, {
@@ -69,7 +71,10 @@ async function main() {
     if (values.mic) {
       await page.click('#mic');
       await page.waitForTimeout(Number(values['mic-seconds']) * 1000);
+      await page.click('#mic');  // stop: waits for the chunks still queued
+      await page.waitForFunction(() => !window.edgeRnn.spotting.mic);
       result.micInfo = await page.textContent('#kws-info');
+      result.micHeard = await page.evaluate(() => window.edgeRnn.spotting.heard);
       result.micEvents = await page.evaluate(() => window.edgeRnn.spotting.events.map(({ keyword, time, score }) => ({ keyword, time, score })));
     }
     if (values.screenshot) await page.screenshot({ path: values.screenshot, fullPage: true });

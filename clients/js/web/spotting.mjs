@@ -20,7 +20,7 @@ export class SpottingPanel {
   setModel(model) {
     this.model = model;
     this.spotter = new KeywordSpotter(model);
-    this.restart(125);
+    this.restart(Math.round(15 / this.spotter.detector.frameSeconds));
   }
 
   restart(spanFrames) {
@@ -72,8 +72,11 @@ export class SpottingPanel {
     mute.gain.value = 0;  // the graph must reach the destination to be pulled; stay silent
     source.connect(tap).connect(mute).connect(ctx.destination);
     const resampler = new Resampler(ctx.sampleRate, this.spotter.sampleRate);
-    this.restart(125);
+    this.restart(Math.round(15 / this.spotter.detector.frameSeconds));  // the last 15 s
+    this.heard = { samples: 0, peak: 0 };  // what the microphone delivered, at its own rate
     tap.port.onmessage = ({ data }) => {
+      this.heard.samples += data.length;
+      for (const x of data) this.heard.peak = Math.max(this.heard.peak, Math.abs(x));
       const chunk = resampler.push(data);
       this.queue = this.queue.then(() => this.feed(chunk));
     };
@@ -85,7 +88,7 @@ export class SpottingPanel {
     if (!this.mic) return;
     this.mic.media.getTracks().forEach((t) => t.stop());
     await this.mic.ctx.close();
-    this.mic = null;
     await this.queue;
+    this.mic = null;
   }
 }
