@@ -176,12 +176,11 @@ def test_raw_pcm_on_stdin(js_ready):
 
 
 def patched_format(src: Path, dst: Path) -> Path:
-    """A copy of a model whose edge_rnn.format is 9 (same length, so the protobuf stays valid)."""
-    data = src.read_bytes()
-    entry = b"edge_rnn.format\x12\x011"
-    assert data.count(entry) == 1
-    dst.write_bytes(data.replace(entry, b"edge_rnn.format\x12\x019"))
-    return dst
+    """A copy of a model whose edge_rnn.format is 9, its digest stamped again (so that only the
+    format is wrong)."""
+    from conftest import rewrite_metadata
+
+    return rewrite_metadata(src, dst, {"edge_rnn.format": "9"})
 
 
 def test_errors_are_one_line_and_exit_2(js_ready, tmp_path):
