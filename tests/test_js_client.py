@@ -20,46 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-JS = ROOT / "clients" / "js"
-CLI = JS / "cli.mjs"
+from js_helpers import CLI, JS, NODE, PY_CLI, ROOT, assert_same_predictions, both, js_ready, needs_node, run  # noqa: F401
+
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 PTB_VALID = ROOT.parent / "shared" / "data" / "ptb" / "ptb.valid.txt.gz"
 DIGITS = ROOT / "docs" / "digits.wav"
 CHROMIUM = Path("/usr/bin/chromium")
-PY_CLI = [sys.executable, "-c", "import sys; from edge_rnn.cli import main; sys.exit(main(sys.argv[1:]))"]
-NODE = shutil.which("node")
 
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (the JavaScript client needs Node >= 18)")
-
-
-@pytest.fixture(scope="module")
-def js_ready() -> Path:
-    """clients/js with its node_modules, installed with `npm ci` when missing."""
-    if not (JS / "node_modules" / "onnxruntime-node").is_dir():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed: cannot install clients/js dependencies")
-        # onnxruntime-node's post-install would fetch CUDA files from outside the npm registry
-        env = {**os.environ, "ONNXRUNTIME_NODE_INSTALL": "skip"}
-        r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, env=env,
-                           capture_output=True, text=True, timeout=900)
-        assert r.returncode == 0, f"npm ci failed: {r.stderr[-2000:]}"
-    return JS
-
-
-def run(cmd: list[str], stdin: bytes = b"") -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, input=stdin, capture_output=True, timeout=600, cwd=ROOT)
-
-
-def both(args: list[str], stdin: bytes = b"") -> tuple[list[dict], list[dict]]:
-    """JSON lines printed by the Python CLI and by the Node CLI for the same arguments."""
-    out = []
-    for cmd in (PY_CLI, [NODE, str(CLI)]):
-        r = run(cmd + args, stdin)
-        assert r.returncode == 0, f"{cmd[0]} failed: {r.stderr.decode()[-2000:]}"
-        out.append([json.loads(line) for line in r.stdout.decode().splitlines()])
-    return out[0], out[1]
+pytestmark = needs_node
 
 
 TEXTS = {
@@ -68,15 +36,6 @@ TEXTS = {
     "empty and blank lines": "\n\n   \n\t\nthe market\n\n\nclosed\n   \n",
     "unicode and odd whitespace": "café naïve \U0001f600 x\tTHE\u0085end\x1cX\u2003Y\u00a0Z\r\n\ufeffbom start\nno newline at the end",
 }
-
-
-def assert_same_predictions(py: list[dict], js: list[dict]) -> None:
-    assert py, "the Python CLI printed nothing: the comparison would prove nothing"
-    assert [p["word"] for p in py] == [j["word"] for j in js]
-    for p, j in zip(py, js):
-        assert [n["word"] for n in p["next"]] == [n["word"] for n in j["next"]], p["word"]
-        for a, b in zip(p["next"], j["next"]):
-            assert abs(a["prob"] - b["prob"]) <= 1e-4, (p["word"], a, b)
 
 
 @pytest.mark.parametrize("name", list(TEXTS))
