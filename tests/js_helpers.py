@@ -3,6 +3,7 @@ and `npm ci` when its dependencies are missing."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -44,15 +45,22 @@ def node_cli(binding: str = "node") -> list[str]:
     return [NODE, str(CLI)] + (["--binding", binding] if binding != "node" else [])
 
 
+def json_lines(cmd: list[str], stdin: bytes = b"") -> list[dict]:
+    r = run(cmd, stdin)
+    assert r.returncode == 0, f"{cmd[0]} failed: {r.stderr.decode()[-2000:]}"
+    return [json.loads(line) for line in r.stdout.decode().splitlines()]
+
+
+@functools.lru_cache(maxsize=256)
+def _python_lines(args: tuple[str, ...], stdin: bytes) -> str:
+    return json.dumps(json_lines(PY_CLI + list(args), stdin))
+
+
 def both(args: list[str], stdin: bytes = b"", binding: str = "node") -> tuple[list[dict], list[dict]]:
     """JSON lines printed by the Python CLI and by the Node CLI (on onnxruntime-node, or on
-    onnxruntime-web's wasm build with binding="web") for the same arguments."""
-    out = []
-    for cmd in (PY_CLI, node_cli(binding)):
-        r = run(cmd + args, stdin)
-        assert r.returncode == 0, f"{cmd[0]} failed: {r.stderr.decode()[-2000:]}"
-        out.append([json.loads(line) for line in r.stdout.decode().splitlines()])
-    return out[0], out[1]
+    onnxruntime-web's wasm build with binding="web") for the same arguments. The Python CLI's
+    lines are kept for the next call with the same arguments and input."""
+    return json.loads(_python_lines(tuple(args), stdin)), json_lines(node_cli(binding) + args, stdin)
 
 
 def assert_same_predictions(py: list[dict], js: list[dict], tolerance: float = 1e-4) -> None:

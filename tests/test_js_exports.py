@@ -26,11 +26,10 @@ from test_integrity import BAD_METADATA
 
 pytestmark = needs_node
 
-TEXTS = [
-    "the cat sees a bird .\nmy friend calls the river .\n",
-    "The CAT likes OUR neighbour\nthe dog xyzzy finds\n\n  a letter helps the teacher .",
-    "river river river the the . . calls\n",
-]
+# lines are sentences: in the language the tiny models learned, with other case, unknown words,
+# blank lines and word orders it never saw
+TEXT = ("the cat sees a bird .\nmy friend calls the river .\nThe CAT likes OUR neighbour\nthe dog xyzzy finds\n\n"
+        "  a letter helps the teacher .\nriver river river the the . . calls\n")
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +70,10 @@ def test_the_int8_exports_use_the_per_row_scheme(lm_int8, gru_lm):
 @pytest.mark.parametrize("name", ["lstm_fp32", "lstm_int8", "gru_fp32", "gru_int8"])
 def test_next_words_of_exports_match_python(js_ready, request, name, binding):
     model = str(lm_model(request, name))
-    for text in TEXTS:
-        for k in ("3", "15"):  # within the graph's top-k, and past it (a softmax over the logits)
-            py, js = both(["stream", "--model", model, "--json", "--top-k", k], text.encode(), binding)
-            assert len(py) >= 8
-            assert_same_predictions(py, js)
+    for k in ("3", "15"):  # within the graph's top-k, and past it (a softmax over the logits)
+        py, js = both(["stream", "--model", model, "--json", "--top-k", k], TEXT.encode(), binding)
+        assert len(py) >= 30
+        assert_same_predictions(py, js)
 
 
 def wav_of(audio: np.ndarray, rate: int = 8000) -> bytes:
@@ -106,7 +104,8 @@ def test_keyword_events_of_exports_match_python(js_ready, request, tmp_path, fix
     wav = tmp_path / "held-out.wav"
     wav.write_bytes(wav_of(np.concatenate([held_out_stream(3), held_out_stream(4)])))
     total = 0
-    for chunk_ms, threshold in (("7", "0.3"), ("45", "0.5"), ("1000", "0.3"), ("100", None)):
+    runs = [("7", "0.3"), ("45", "0.5"), ("1000", "0.3"), ("100", None)]
+    for chunk_ms, threshold in runs if binding == "node" else runs[::2]:
         args = ["stream", "--model", model, "--input", str(wav), "--json", "--chunk-ms", chunk_ms]
         py, js = both(args + (["--threshold", threshold] if threshold else []), binding=binding)
         total += len(py)
