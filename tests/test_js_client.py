@@ -9,25 +9,20 @@ Everything skips with its reason where node, npm or the shared data are missing.
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from js_helpers import CLI, JS, NODE, PY_CLI, ROOT, assert_same_predictions, both, js_ready, needs_node, run  # noqa: F401
+from js_helpers import CLI, JS, NODE, PY_CLI, ROOT, assert_same_predictions, both, run, unavailable
 
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 PTB_VALID = ROOT.parent / "shared" / "data" / "ptb" / "ptb.valid.txt.gz"
 DIGITS = ROOT / "docs" / "digits.wav"
 CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = needs_node
 
 
 TEXTS = {
@@ -172,26 +167,17 @@ def test_node_unit_tests(js_ready):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def page_url(js_ready):
-    """The page served from clients/js by python -m http.server on a free loopback port."""
+    """The page served by `edge-rnn demo-web` on a free loopback port."""
     if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) for the browser test")
-    r = subprocess.run([NODE, "scripts/web-assets.mjs"], cwd=JS, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=JS,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        unavailable(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) for the browser test")
+    server = subprocess.Popen(PY_CLI + ["demo-web", "--port", "0", "--json"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
     try:
-        yield f"http://127.0.0.1:{port}/web/index.html"
+        line = server.stdout.readline()
+        assert line, f"demo-web did not start: {server.stderr.read()[-2000:]}"
+        yield json.loads(line)["url"]
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -21,10 +21,8 @@ import onnx
 import pytest
 
 from conftest import FSDD, rewrite_metadata, tiny_lm_checkpoint
-from js_helpers import PY_CLI, assert_same_predictions, both, js_ready, needs_node, node_cli, run  # noqa: F401
+from js_helpers import PY_CLI, assert_same_predictions, both, node_cli, run
 from test_integrity import BAD_METADATA
-
-pytestmark = needs_node
 
 # lines are sentences: in the language the tiny models learned, with other case, unknown words,
 # blank lines and word orders it never saw
