@@ -21,6 +21,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   rich_markup_mode=None, help="Recurrent networks from PyTorch to streaming ONNX.")
 app.add_typer(train.app, name="train")
 app.command("export")(export.export_cmd)
+app.command("convert")(export.convert_cmd)
 app.command("inspect")(run.inspect_cmd)
 app.command("stream")(run.stream_cmd)
 app.command("eval")(run.eval_cmd)
