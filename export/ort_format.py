@@ -5,9 +5,10 @@ The conversion is onnxruntime's own tool (`onnxruntime.tools.convert_onnx_models
 onnxruntime wheel), optimisation style Fixed at level "all", without the x86-only NCHWc layout, so
 one file serves ARM and x86. What it keeps, as tested (tests/test_ort_format.py):
 - `metadata_props`: the whole contract travels inside the .ort, read through onnxruntime's custom
-  metadata map like the .onnx's. Its `edge_rnn.digest` is the digest of the .onnx it came from,
-  not of the .ort (other bytes); the .ort's own SHA-256 goes to a sidecar `NAME.ort.sha256`
-  (`sha256sum -c` reads it).
+  metadata map like the .onnx's (Python, C, C++, Java/Kotlin, C#). Its `edge_rnn.digest` is the
+  digest of the .onnx it came from, not of the .ort (other bytes). So a sidecar `NAME.ort.json`
+  holds the .ort's own SHA-256 and the same metadata, for bindings that cannot read a model's
+  metadata (Objective-C/Swift, JavaScript) and for checking the file.
 - int8 weights: stored as int8 with their DequantizeLinear nodes, dequantized at each call (the
   Python runtime folds them into float at load instead); the per-row int8 of a language model
   (MatMulInteger, int8 Gather) is kept as it is.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import logging
 import os
 import shutil
@@ -29,12 +31,12 @@ from edge_rnn.runtime.fileio import atomic_path
 
 
 def ort_paths(ort_path: Path) -> dict[str, Path]:
-    """The files written for `X.ort`: X.ort, X.ort.sha256 and X.required_operators.config."""
+    """The files written for `X.ort`: X.ort, X.ort.json and X.required_operators.config."""
     ort_path = Path(ort_path)
     if ort_path.suffix != ".ort":
         raise UserError(f"an ORT-format file's name must end in .ort, got {ort_path}")
     stem = ort_path.name[:-len(".ort")]
-    return {"ort": ort_path, "sha256": ort_path.with_name(stem + ".ort.sha256"),
+    return {"ort": ort_path, "sidecar": ort_path.with_name(stem + ".ort.json"),
             "config": ort_path.with_name(stem + ".required_operators.config")}
 
 
@@ -67,10 +69,11 @@ def _convert(onnx_path: Path, folder: Path) -> tuple[Path, Path]:
     return ort_file, config
 
 
-def write_ort(onnx_path: Path, out: Path | None = None) -> dict:
-    """Convert an edge-rnn .onnx file to ORT format: writes `out` (default: beside it, .ort), its
-    `.ort.sha256` and the `.required_operators.config` for a reduced onnxruntime build
-    (`build.sh --minimal_build --include_ops_by_config FILE`). Returns paths, sizes and operators."""
+def write_ort(onnx_path: Path, metadata: dict[str, str], out: Path | None = None) -> dict:
+    """Convert an edge-rnn .onnx file (with these metadata_props) to ORT format: writes `out`
+    (default: beside it, .ort), its `.ort.json` sidecar ({"file", "sha256", "metadata"}) and the
+    `.required_operators.config` for a reduced onnxruntime build (`build.sh --minimal_build
+    --include_ops_by_config FILE`). Returns paths, sizes and operators."""
     onnx_path = Path(onnx_path)
     paths = ort_paths(out if out is not None else default_ort_path(onnx_path))
     with tempfile.TemporaryDirectory(prefix=f"edge-rnn-ort-{os.getpid()}-") as tmp:
@@ -83,7 +86,8 @@ def write_ort(onnx_path: Path, out: Path | None = None) -> dict:
         with atomic_path(paths["config"]) as target:
             target.write_text(f"# operators of {paths['ort'].name}, for onnxruntime's --include_ops_by_config\n"
                               + "\n".join(operators) + "\n")
-        with atomic_path(paths["sha256"]) as target:
-            target.write_text(f"{digest}  {paths['ort'].name}\n")
-    return {"ort": str(paths["ort"]), "ort_bytes": len(data), "ort_sha256": digest,
+        with atomic_path(paths["sidecar"]) as target:
+            sidecar = {"file": paths["ort"].name, "sha256": digest, "metadata": metadata}
+            target.write_text(json.dumps(sidecar, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return {"ort": str(paths["ort"]), "ort_bytes": len(data), "ort_sha256": digest, "sidecar": str(paths["sidecar"]),
             "required_operators": str(paths["config"]), "operators": operators}

@@ -1,6 +1,6 @@
 """ORT format (`edge-rnn export --ort`, `edge-rnn convert`): the .ort file runs in onnxruntime and
 gives the .onnx file's numbers over several chunks with the state carried; it keeps the whole
-contract in its metadata; its sidecar digest and its required-operators config are right."""
+contract in its metadata; its sidecar (SHA-256, metadata) and required-operators config are right."""
 
 from __future__ import annotations
 
@@ -63,8 +63,12 @@ def check_sidecars(report: dict, operators: set[str]) -> None:
     data = Path(report["ort"]).read_bytes()
     assert data[4:8] == b"ORTM"  # the ORT format's flatbuffer identifier
     assert report["ort_bytes"] == len(data)
-    sidecar = Path(report["ort"][:-len(".ort")] + ".ort.sha256").read_text().split()
-    assert sidecar == [hashlib.sha256(data).hexdigest(), Path(report["ort"]).name]
+    sidecar = json.loads(Path(report["sidecar"]).read_text(encoding="utf-8"))
+    assert sidecar["file"] == Path(report["ort"]).name and report["sidecar"] == report["ort"] + ".json"
+    assert sidecar["sha256"] == hashlib.sha256(data).hexdigest() == report["ort_sha256"]
+    # the same contract as the one onnxruntime reads from the .ort itself
+    session = ort.InferenceSession(report["ort"], providers=["CPUExecutionProvider"])
+    assert sidecar["metadata"] == session.get_modelmeta().custom_metadata_map
     config = Path(report["required_operators"]).read_text()
     for op in operators:
         assert op in config, (op, config)

@@ -34,7 +34,7 @@ def export_cmd(
     detector: Optional[str] = typer.Option(None, help='keyword spotter: JSON detector defaults, e.g. '
                                            '{"threshold": 0.7, "smooth_frames": 3, "refractory_s": 0.3, "decision_s": 0.6}'),
     ort: bool = typer.Option(False, "--ort", help="also write the ORT-format file (X.ort) for onnxruntime's mobile "
-                             "packages, its .ort.sha256 and the required-operators config for a reduced build"),
+                             "packages, its X.ort.json sidecar and the required-operators config for a reduced build"),
     json_out: JsonOut = False,
 ):
     """Export checkpoints to ONNX with explicit states and metadata, checked for parity.
@@ -48,8 +48,9 @@ def export_cmd(
     report = export_checkpoints(checkpoint, out, quantize or "fp32", _detector_option(detector), valid_text)
     if ort:
         from edge_rnn.export.ort_format import write_ort
+        from edge_rnn.runtime.model_file import read_model
 
-        report.update(write_ort(out))
+        report.update(write_ort(out, read_model(out).metadata))
     emit(report, json_out)
 
 
@@ -59,15 +60,17 @@ def convert_cmd(
     json_out: JsonOut = False,
 ):
     """Convert an edge-rnn model to ORT format for onnxruntime's mobile packages and reduced
-    builds: writes X.ort (the contract stays in its metadata), X.ort.sha256 and
-    X.required_operators.config. The model is checked (digest, contract) first."""
+    builds: writes X.ort (the contract stays in its metadata), X.ort.json (its SHA-256 and the
+    metadata, for bindings that cannot read it) and X.required_operators.config. The model is
+    checked (digest, contract) first."""
     from edge_rnn.export.ort_format import default_ort_path, write_ort
     from edge_rnn.runtime.bundled import resolve_model
     from edge_rnn.runtime.contract import parse_metadata
     from edge_rnn.runtime.model_file import read_model
 
     path = resolve_model(model)
-    parse_metadata(read_model(path).metadata, str(path))
+    metadata = read_model(path).metadata
+    parse_metadata(metadata, str(path))
     if out is None and path.parent == Path(str(resolve_model("ptb-lm"))).parent:
         out = Path.cwd() / default_ort_path(path).name  # a bundled model: never write into the package
-    emit(write_ort(path, out), json_out)
+    emit(write_ort(path, metadata, out), json_out)
