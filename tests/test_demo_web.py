@@ -81,3 +81,18 @@ def test_the_wheel_carries_the_page(tmp_path):
     for rel in ("web/index.html", "web/app.mjs", "web/mic-worklet.js", "src/model.mjs", "src/integrity.mjs"):
         assert f"edge_rnn/webpage/{rel}" in names
     assert not any("node_modules" in n for n in names)
+
+
+def test_a_stopped_server_leaves_no_folder(dist):
+    """SIGTERM ends the command as Ctrl-C does: the site's temporary folder is removed."""
+    server = subprocess.Popen(EXE + ["demo-web", "--port", "0", "--json"], stdout=subprocess.PIPE, text=True)
+    try:
+        started = json.loads(server.stdout.readline())
+        folder = Path(started["folder"])
+        with urllib.request.urlopen(started["url"], timeout=30) as response:
+            assert b"edge-rnn" in response.read()
+        assert (folder / "web" / "assets" / "ptb-lm.onnx").is_file()
+    finally:
+        server.terminate()
+        code = server.wait(timeout=30)
+    assert code == 0 and not folder.exists()

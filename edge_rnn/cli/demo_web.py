@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -10,8 +12,13 @@ from typing import Optional
 import typer
 
 from edge_rnn.runtime.errors import UserError
+from edge_rnn.runtime.fileio import remove_stale
 
 from .common import JsonOut
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def demo_web_cmd(
@@ -33,7 +40,9 @@ def demo_web_cmd(
         print(json.dumps(site) if json_out else f"wrote the page to {site['folder']}: serve that folder "
               "(python -m http.server) and open /web/index.html")
         return
-    with tempfile.TemporaryDirectory(prefix="edge-rnn-web-") as folder:
+    remove_stale(Path(tempfile.gettempdir()), "edge-rnn-web-*")  # left by a server that was killed -9
+    signal.signal(signal.SIGTERM, _stop)  # a plain kill ends the server like Ctrl-C: the folder goes
+    with tempfile.TemporaryDirectory(prefix=f"edge-rnn-web-{os.getpid()}-") as folder:
         build_site(Path(folder), ort_web)
 
         def ready(url: str) -> None:
