@@ -12,7 +12,6 @@ import functools
 import http.server
 import shutil
 import threading
-from importlib import resources
 from pathlib import Path
 from typing import Callable
 
@@ -32,7 +31,7 @@ def page_source() -> Path:
     """The folder holding web/ and src/: the source tree's clients/js, else the installed copy."""
     if (SOURCE_TREE / "web" / "index.html").is_file():
         return SOURCE_TREE
-    installed = Path(str(resources.files("edge_rnn.webpage")))
+    installed = Path(__file__).resolve().parent / "webpage"  # package data of a wheel (no __init__.py)
     if (installed / "web" / "index.html").is_file():
         return installed
     raise UserError("the web page's files are missing from this installation; reinstall edge-rnn")
@@ -40,6 +39,9 @@ def page_source() -> Path:
 
 def ort_web_dist(given: Path | None = None) -> Path:
     """onnxruntime-web's dist folder with the wasm build, refused with how to get it."""
+    if given is None and not SOURCE_TREE.is_dir():  # installed from a wheel: no clients/js here
+        raise UserError(f"the page needs onnxruntime-web's wasm build: `npm install onnxruntime-web@{ORT_WEB}` in "
+                        "any folder, then pass --ort-web that/node_modules/onnxruntime-web/dist")
     dist = Path(given) if given else SOURCE_TREE / "node_modules" / "onnxruntime-web" / "dist"
     missing = [name for name in ORT_WEB_FILES if not (dist / name).is_file()]
     if missing:
