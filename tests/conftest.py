@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from js_helpers import js_ready  # noqa: F401  (the JavaScript client's tests use this fixture)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 FSDD = SHARED / "fsdd" / "recordings"

@@ -3,10 +3,14 @@ client with onnxruntime alone, which agrees with our runtime."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from edge_rnn.runtime.lm import NextWordPredictor
 
@@ -14,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "model-format.md"
 
 
-def client_code() -> str:
+def client_code(marker: str = "client-example", language: str = "python") -> str:
     text = DOC.read_text(encoding="utf-8")
-    match = re.search(r"<!-- client-example -->\s*```python\n(.*?)```", text, re.S)
-    assert match, "the client example is missing from docs/model-format.md"
+    match = re.search(rf"<!-- {marker} -->\s*```{language}\n(.*?)```", text, re.S)
+    assert match, f"the {marker} is missing from docs/model-format.md"
     return match.group(1)
 
 
@@ -37,6 +41,25 @@ def test_client_example_runs_and_matches_runtime(tmp_path, lm_onnx):
     assert out.returncode == 0, out.stderr
     predictor = NextWordPredictor(lm_onnx)
     predictor.feed(words)
+    assert out.stdout.split() == [w for w, _ in predictor.top_k(5)]
+
+
+@pytest.mark.parametrize("model", ["lm_onnx", "lm_int8"])
+def test_javascript_client_example_runs_and_matches_runtime(js_ready, request, model):
+    """Run from a folder inside clients/js/node_modules, so that Node finds onnxruntime-node."""
+    path = request.getfixturevalue(model)
+    folder = js_ready / "node_modules" / f".doc-client-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    try:
+        (folder / "client.mjs").write_text(client_code("js-client-example", "js"), encoding="utf-8")
+        words = ["the", "Cat", "sees", "xyzzy"]
+        out = subprocess.run([shutil.which("node"), str(folder / "client.mjs"), str(path), *words],
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(folder)
+    assert out.returncode == 0, out.stderr
+    predictor = NextWordPredictor(path)
+    predictor.feed(["the", "<unk>", "sees", "<unk>"])  # the example looks words up as they are
     assert out.stdout.split() == [w for w, _ in predictor.top_k(5)]
 
 

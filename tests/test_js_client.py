@@ -9,57 +9,20 @@ Everything skips with its reason where node, npm or the shared data are missing.
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-JS = ROOT / "clients" / "js"
-CLI = JS / "cli.mjs"
+from js_helpers import CLI, JS, NODE, PY_CLI, ROOT, assert_same_predictions, both, run, unavailable
+
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 PTB_VALID = ROOT.parent / "shared" / "data" / "ptb" / "ptb.valid.txt.gz"
 DIGITS = ROOT / "docs" / "digits.wav"
 CHROMIUM = Path("/usr/bin/chromium")
-PY_CLI = [sys.executable, "-c", "import sys; from edge_rnn.cli import main; sys.exit(main(sys.argv[1:]))"]
-NODE = shutil.which("node")
-
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (the JavaScript client needs Node >= 18)")
-
-
-@pytest.fixture(scope="module")
-def js_ready() -> Path:
-    """clients/js with its node_modules, installed with `npm ci` when missing."""
-    if not (JS / "node_modules" / "onnxruntime-node").is_dir():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed: cannot install clients/js dependencies")
-        # onnxruntime-node's post-install would fetch CUDA files from outside the npm registry
-        env = {**os.environ, "ONNXRUNTIME_NODE_INSTALL": "skip"}
-        r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, env=env,
-                           capture_output=True, text=True, timeout=900)
-        assert r.returncode == 0, f"npm ci failed: {r.stderr[-2000:]}"
-    return JS
-
-
-def run(cmd: list[str], stdin: bytes = b"") -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, input=stdin, capture_output=True, timeout=600, cwd=ROOT)
-
-
-def both(args: list[str], stdin: bytes = b"") -> tuple[list[dict], list[dict]]:
-    """JSON lines printed by the Python CLI and by the Node CLI for the same arguments."""
-    out = []
-    for cmd in (PY_CLI, [NODE, str(CLI)]):
-        r = run(cmd + args, stdin)
-        assert r.returncode == 0, f"{cmd[0]} failed: {r.stderr.decode()[-2000:]}"
-        out.append([json.loads(line) for line in r.stdout.decode().splitlines()])
-    return out[0], out[1]
 
 
 TEXTS = {
@@ -68,15 +31,6 @@ TEXTS = {
     "empty and blank lines": "\n\n   \n\t\nthe market\n\n\nclosed\n   \n",
     "unicode and odd whitespace": "café naïve \U0001f600 x\tTHE\u0085end\x1cX\u2003Y\u00a0Z\r\n\ufeffbom start\nno newline at the end",
 }
-
-
-def assert_same_predictions(py: list[dict], js: list[dict]) -> None:
-    assert py, "the Python CLI printed nothing: the comparison would prove nothing"
-    assert [p["word"] for p in py] == [j["word"] for j in js]
-    for p, j in zip(py, js):
-        assert [n["word"] for n in p["next"]] == [n["word"] for n in j["next"]], p["word"]
-        for a, b in zip(p["next"], j["next"]):
-            assert abs(a["prob"] - b["prob"]) <= 1e-4, (p["word"], a, b)
 
 
 @pytest.mark.parametrize("name", list(TEXTS))
@@ -213,26 +167,17 @@ def test_node_unit_tests(js_ready):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def page_url(js_ready):
-    """The page served from clients/js by python -m http.server on a free loopback port."""
+    """The page served by `edge-rnn demo-web` on a free loopback port."""
     if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) for the browser test")
-    r = subprocess.run([NODE, "scripts/web-assets.mjs"], cwd=JS, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=JS,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        unavailable(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) for the browser test")
+    server = subprocess.Popen(PY_CLI + ["demo-web", "--port", "0", "--json"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
     try:
-        yield f"http://127.0.0.1:{port}/web/index.html"
+        line = server.stdout.readline()
+        assert line, f"demo-web did not start: {server.stderr.read()[-2000:]}"
+        yield json.loads(line)["url"]
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -15,12 +15,13 @@ import { resample } from './src/resample.mjs';
 import { chunkSamples, pcm16Chunks, slices, streamAudio, streamText, utf8Lines } from './src/stream.mjs';
 import { parseWav, toMono } from './src/wav.mjs';
 
-const USAGE = 'usage: node cli.mjs stream [--model M] [--input F.wav|-] [--json] [--top-k K] [--chunk-ms N] [--threshold T] [--threads N]';
+const USAGE = 'usage: node cli.mjs stream [--model M] [--input F.wav|-] [--json] [--top-k K] [--chunk-ms N] [--threshold T] [--threads N] [--binding node|web]';
 
 const OPTIONS = {
   model: { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean', default: false },
   'top-k': { type: 'string', default: '5' }, 'chunk-ms': { type: 'string', default: '100' },
   threshold: { type: 'string' }, threads: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h' },
+  binding: { type: 'string', default: 'node' },
 };
 
 function number(values, name, min, max, integer = false) {
@@ -48,12 +49,22 @@ function readAudio(path, rate) {
   return resample(toMono(wav.samples, wav.channels), wav.rate, rate);
 }
 
+/** onnxruntime-node, or onnxruntime-web's wasm build (the browser's binding) run under Node. */
+async function binding(name, threads) {
+  if (name === 'node') return import('onnxruntime-node');
+  if (name !== 'web') throw new UserError(`--binding must be node or web, got ${JSON.stringify(name)}`);
+  const ort = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = threads;
+  return ort;
+}
+
 async function stream(values) {
-  const ort = await import('onnxruntime-node');
+  const threads = number(values, 'threads', 1, 256, true);
+  const ort = await binding(values.binding, threads);
   const path = resolveModel(values.model ?? (values.input !== undefined ? 'fsdd-kws' : 'ptb-lm'));
   const bytes = new Uint8Array(readFileSync(path));
-  const threads = number(values, 'threads', 1, 256, true);
-  const model = await Model.load(ort, bytes, { threads, where: path });
+  const warn = (message) => process.stderr.write(`edge-rnn-js: warning: ${message}\n`);
+  const model = await Model.load(ort, bytes, { threads, where: path, warn });
   if (model.contract.task === 'lm') {
     if (values.input !== undefined)
       throw new UserError('--input is for keyword-spotting models; a language model reads text on stdin');

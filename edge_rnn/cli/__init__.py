@@ -15,16 +15,18 @@ import typer
 from edge_rnn import __version__
 from edge_rnn.runtime.errors import UserError
 
-from . import export, run, train
+from . import demo_web, export, run, train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, help="Recurrent networks from PyTorch to streaming ONNX.")
 app.add_typer(train.app, name="train")
 app.command("export")(export.export_cmd)
+app.command("convert")(export.convert_cmd)
 app.command("inspect")(run.inspect_cmd)
 app.command("stream")(run.stream_cmd)
 app.command("eval")(run.eval_cmd)
 app.command("bench")(run.bench_cmd)
+app.command("demo-web")(demo_web.demo_web_cmd)
 
 
 def _version(value: bool) -> None:

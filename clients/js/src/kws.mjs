@@ -3,6 +3,7 @@
 // that both give the same events on the same audio. The frame grid is fixed from the start of
 // the stream, so events do not depend on chunking.
 
+import { checkDetector, DETECTOR_DEFAULTS } from './contract.mjs';
 import { UserError } from './errors.mjs';
 import { roundInt, roundTo } from './pynum.mjs';
 
@@ -11,28 +12,22 @@ import { roundInt, roundTo } from './pynum.mjs';
 // calls give the same numbers.
 export const MAX_CALL_FRAMES = 1000;
 
-const DEFAULTS = { smooth_frames: 8, threshold: 0.6, refractory_s: 0.8, decision_s: 0.2 };
-
 /**
  * Detection parameters: the model's `edge_rnn.detector` JSON with overrides on top (null or
- * undefined overrides are ignored). threshold: a number, or {keyword: number, default: number}.
+ * undefined overrides are ignored), checked as the Python runtime's DetectorConfig checks them;
+ * missing keys take the same defaults. threshold: a number, or {keyword: number, default: number}.
  */
 export function detectorConfig(fromModel = {}, overrides = {}) {
-  const cfg = { ...DEFAULTS };
-  for (const key of Object.keys(DEFAULTS)) {
-    if (fromModel[key] !== undefined) cfg[key] = fromModel[key];
-    if (overrides[key] !== undefined && overrides[key] !== null) cfg[key] = overrides[key];
-  }
-  if (!(cfg.smooth_frames >= 1) || !(cfg.refractory_s >= 0) || !(cfg.decision_s >= 0))
-    throw new UserError('smoothing needs >= 1 frame, the refractory and decision periods >= 0 s');
-  return cfg;
+  const cfg = { ...DETECTOR_DEFAULTS, ...fromModel };
+  for (const [key, value] of Object.entries(overrides)) if (value !== undefined && value !== null) cfg[key] = value;
+  return checkDetector(cfg);
 }
 
 /** Per-keyword thresholds as float32, as DetectorConfig.thresholds does. */
 export function thresholdsFor(cfg, keywords) {
   const t = cfg.threshold;
   if (t !== null && typeof t === 'object') {
-    const fallback = Number(t.default ?? 0.6);
+    const fallback = Number(t.default ?? DETECTOR_DEFAULTS.threshold);
     return Float32Array.from(keywords, (k) => Number(k in t ? t[k] : fallback));
   }
   return new Float32Array(keywords.length).fill(Number(t));

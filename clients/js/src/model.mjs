@@ -4,8 +4,9 @@
 // same code runs in Node and in the browser. A Model holds no stream state: many streams
 // (predictors, spotters) share one Model, each owning its own state arrays.
 
-import { parseContract } from './contract.mjs';
+import { checkGraph, parseContract } from './contract.mjs';
 import { UserError } from './errors.mjs';
+import { checkDigest } from './integrity.mjs';
 import { readMetadata } from './protobuf.mjs';
 
 const TASK_NAMES = { lm: 'language model', kws: 'keyword spotter' };
@@ -27,8 +28,9 @@ export function sessionOptions(threads = 1) {
 
 export class Model {
   /** Use `Model.load`; this wraps an onnxruntime session and the contract read from `bytes`. */
-  constructor(ort, session, contract, where) {
+  constructor(ort, session, contract, where, integrity = 'not checked') {
     this.ort = ort;
+    this.integrity = integrity;  // 'verified' or 'no digest' (see integrity.mjs)
     this.session = session;
     this.contract = contract;
     this.where = where;
@@ -37,15 +39,20 @@ export class Model {
 
   /**
    * Load a model from its bytes (Uint8Array). task: refuse a model of another task.
-   * where: how errors name the model (a path or URL). Throws UserError for a file that is not
-   * an edge-rnn model, has a version or task this client does not know, or does not load.
+   * where: how errors name the model (a path or URL). warn(message): told of a file without an
+   * integrity digest. Throws UserError, one line, for a file that is not an edge-rnn model, is
+   * damaged (its digest does not match), has metadata this client refuses (contract.mjs), is of
+   * another task, or does not load.
    */
-  static async load(ort, bytes, { task = null, threads = 1, where = 'model', options = {} } = {}) {
-    let meta;
+  static async load(ort, bytes, { task = null, threads = 1, where = 'model', options = {}, warn = console.warn } = {}) {
+    let meta, integrity;
     try {
       meta = readMetadata(bytes);
+      integrity = await checkDigest(bytes, where, warn);
     } catch (e) {
-      throw new UserError(`${where} is not an ONNX model (${e.message})`);
+      if (e instanceof UserError) throw e;
+      if (e instanceof TypeError) throw new UserError(`${where} has metadata that is not UTF-8 text (a damaged file?)`);
+      throw new UserError(`${where} is not an ONNX model (it does not parse as one: ${e.message}; damaged or another kind of file)`);
     }
     const contract = parseContract(meta, where);
     if (task && contract.task !== task)
@@ -57,10 +64,8 @@ export class Model {
       const first = String(e.message || e).trim().split('\n')[0];
       throw new UserError(`${where} is not a loadable ONNX model: ${first.slice(0, 200)}`);
     }
-    const wanted = [contract.input, ...contract.states.map((s) => s.input)];
-    const missing = wanted.filter((name) => !session.inputNames.includes(name));
-    if (missing.length) throw new UserError(`${where} lacks the inputs its metadata names: ${missing.join(', ')}`);
-    return new Model(ort, session, contract, where);
+    checkGraph(contract, session, where);
+    return new Model(ort, session, contract, where, integrity);
   }
 
   /** The state at the start of a stream: zeros, one Float32Array (batch * size) per state. */

@@ -56,6 +56,7 @@ test('events do not depend on how the frames are chunked', () => {
 });
 
 test('impossible parameters are refused', () => {
-  assert.throws(() => detectorConfig({}, { smooth_frames: 0 }), /smoothing/);
+  assert.throws(() => detectorConfig({}, { smooth_frames: 0 }), /smooth_frames must be a whole number/);
+  assert.deepEqual(detectorConfig({}), { smooth_frames: 8, threshold: 0.6, refractory_s: 0.5, decision_s: 0.3 });  // DetectorConfig's defaults
   assert.throws(() => detectorConfig({ refractory_s: -1 }), /refractory/);
 });

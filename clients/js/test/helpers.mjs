@@ -46,13 +46,13 @@ export function lmMeta(vocab, extra = {}) {
 
 /** A fake binding: `run(feeds)` computes outputs from the feeds with a plain function, so the
  * client's code is checked without onnxruntime (and shows the binding is injectable). */
-export function fakeOrt(inputNames, compute) {
+export function fakeOrt(inputNames, compute, outputNames = ['logits', 'state_h0_out']) {
   class Tensor {
     constructor(type, data, dims) {
       Object.assign(this, { type, data, dims });
     }
   }
   const calls = [];
-  const session = { inputNames, run: async (feeds, names) => (calls.push(feeds), compute(feeds, names, Tensor)), release: async () => {} };
+  const session = { inputNames, outputNames, run: async (feeds, names) => (calls.push(feeds), compute(feeds, names, Tensor)), release: async () => {} };
   return { Tensor, calls, InferenceSession: { create: async () => session } };
 }

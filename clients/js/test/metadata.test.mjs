@@ -38,9 +38,42 @@ test('an unknown format version is refused with a clear message', () => {
   assert.throws(() => parseContract({}, 'm.onnx'), /not an edge-rnn model/);
 });
 
-test('an unknown task and broken metadata are refused', () => {
+test('an unknown task and broken metadata are refused, each with one line naming the key', () => {
   assert.throws(() => parseContract(lmMeta([], { 'edge_rnn.task': 'tts' })), /unknown task "tts"/);
-  assert.throws(() => parseContract(lmMeta([], { 'edge_rnn.states': '[{"input": 1}]' })), /broken edge-rnn metadata/);
-  const kws = { 'edge_rnn.format': '1', 'edge_rnn.task': 'kws', 'edge_rnn.states': '[]', 'edge_rnn.labels': '["a"]', 'edge_rnn.sample_rate': '8000' };
-  assert.throws(() => parseContract(kws), /edge_rnn.hop/);
+  const vocab = ['<unk>', '<eos>', 'a'];
+  const kws = { 'edge_rnn.format': '1', 'edge_rnn.task': 'kws', 'edge_rnn.labels': '["_background_", "_unknown_", "yes"]',
+    'edge_rnn.sample_rate': '8000', 'edge_rnn.hop': '80', 'edge_rnn.detector': '{}',
+    'edge_rnn.states': '[{"input": "state_h0", "output": "state_h0_out", "shape": ["batch", 4]}]' };
+  assert.equal(parseContract(kws).hop, 80);
+  const state = (shape) => JSON.stringify([{ input: 'state_h0', output: 'state_h0_out', shape }]);
+  const cases = [
+    [lmMeta(vocab, { 'edge_rnn.states': '[{"input": 1}]' }), /edge_rnn.states entry/],
+    [lmMeta(vocab, { 'edge_rnn.states': state(['batch', 0]) }), /size/],
+    [lmMeta(vocab, { 'edge_rnn.states': state(['batch', 1e10]) }), /size/],
+    [lmMeta(vocab, { 'edge_rnn.states': '[]' }), /at least one state/],
+    [lmMeta(vocab, { 'edge_rnn.states': '{"a": 1}' }), /states must be a JSON list, got dict/],
+    [lmMeta(vocab, { 'edge_rnn.top_k': '100000' }), /top_k is 100000, outside 0..3/],
+    [lmMeta(vocab, { 'edge_rnn.top_k': '2.5' }), /top_k must be a whole number/],
+    [lmMeta(['<unk>', '<eos>']), /vocab must be at least 3/],
+    [lmMeta(['<unk>', '<eos>', 'a', 'a']), /distinct/],
+    [lmMeta(vocab, { 'edge_rnn.unk': '<nope>' }), /unk and edge_rnn.eos/],
+    [lmMeta(vocab, { 'edge_rnn.vocab': '[not json' }), /not JSON/],
+    [{ ...kws, 'edge_rnn.hop': '0' }, /hop is 0, outside 1..80000/],
+    [{ ...kws, 'edge_rnn.hop': undefined }, /lacks edge_rnn.hop/],
+    [{ ...kws, 'edge_rnn.sample_rate': 'fast' }, /sample_rate must be a whole number/],
+    [{ ...kws, 'edge_rnn.labels': '["_background_", "_unknown_"]' }, /labels must be at least 3/],
+    [{ ...kws, 'edge_rnn.labels': '"zero"' }, /labels must be a JSON list, got str/],
+    [{ ...kws, 'edge_rnn.detector': '[0.5]' }, /detector must be a JSON dict/],
+    [{ ...kws, 'edge_rnn.detector': '{"threshold": "x"}' }, /threshold/],
+    [{ ...kws, 'edge_rnn.detector': '{"threshold": {"yes": 1.5}}' }, /threshold/],
+    [{ ...kws, 'edge_rnn.detector': '{"smooth_frames": -3}' }, /smooth_frames/],
+    [{ ...kws, 'edge_rnn.detector': '{"decision_s": 1e9}' }, /decision_s/],
+    [{ ...kws, 'edge_rnn.detector': '{"loudness": 3}' }, /unknown detector keys/],
+    [{ ...kws, 'edge_rnn.train_speakers': '[1]' }, /train_speakers/],
+  ];
+  for (const [meta, message] of cases) {
+    for (const key of Object.keys(meta)) if (meta[key] === undefined) delete meta[key];
+    assert.throws(() => parseContract(meta, 'm.onnx'), (e) => e instanceof UserError && message.test(e.message)
+      && !e.message.includes('\n') && e.message.startsWith('m.onnx'), JSON.stringify(meta).slice(0, 200));
+  }
 });

@@ -15,7 +15,7 @@ ort.env.wasm.numThreads = 1;
 const typing = new TypingPanel({ text: $('text'), suggestions: $('suggestions'), info: $('lm-info') });
 const spotting = new SpottingPanel({ events: $('events'), plot: $('plot'), info: $('kws-info') });
 const timings = {};
-const api = { ort, typing, spotting, timings, models: {}, bytes: {} };
+const api = { ort, typing, spotting, timings, models: {}, bytes: {}, warnings: [] };
 window.edgeRnn = api;
 
 function describe(model, name, size) {
@@ -26,7 +26,7 @@ function describe(model, name, size) {
 
 /** Load model bytes and give the model to the panel of its task. */
 async function useModel(bytes, name) {
-  const model = await Model.load(ort, bytes, { where: name });
+  const model = await Model.load(ort, bytes, { where: name, warn: (message) => api.warnings.push(message) });
   api.models[model.contract.task] = model;
   api.bytes[model.contract.task] = bytes.length;
   $(model.contract.task === 'lm' ? 'lm-name' : 'kws-name').textContent = `(${describe(model, name, bytes.length)})`;
@@ -49,7 +49,8 @@ async function loadDefaults() {
   };
   const results = await Promise.allSettled(DEFAULT_MODELS.map(async (url) => useModel(await fetchBytes(url), url.split('/').pop())));
   const failed = results.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
-  $('status').textContent = failed.length ? `could not load: ${failed.join('; ')} (run \`npm run web:assets\`)` : 'ready';
+  $('status').textContent = failed.length ? `could not load: ${failed.join('; ')} (run \`npm run web:assets\`)`
+    : ['ready', ...api.warnings].join('; warning: ');
   timings.readyMs = performance.now();
 }
 
@@ -57,8 +58,9 @@ $('model-file').addEventListener('change', async (e) => {
   const file = e.target.files[0];
   if (!file) return;
   try {
+    const before = api.warnings.length;
     await useModel(new Uint8Array(await file.arrayBuffer()), file.name);
-    $('status').textContent = `loaded ${file.name}`;
+    $('status').textContent = [`loaded ${file.name}`, ...api.warnings.slice(before)].join('; warning: ');
   } catch (err) {
     $('status').textContent = err.message;
   }

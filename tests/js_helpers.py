@@ -1,0 +1,82 @@
+"""What the tests of the JavaScript client (clients/js) share: the Node CLI beside the Python CLI,
+and `npm ci` when its dependencies are missing."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+JS = ROOT / "clients" / "js"
+CLI = JS / "cli.mjs"
+PY_CLI = [sys.executable, "-c", "import sys; from edge_rnn.cli import main; sys.exit(main(sys.argv[1:]))"]
+NODE = shutil.which("node")
+
+
+def unavailable(reason: str) -> None:
+    """Skip, saying why; under CI (CI set) fail instead: there `make test` has installed what the
+    JavaScript client's tests need, so a missing piece is a broken set-up, not a choice."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run this test (`make test` installs it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def js_ready() -> Path:
+    """clients/js with its node_modules, installed with `npm ci` when missing (`make test` has
+    already run it)."""
+    if NODE is None:
+        unavailable("node is not installed (the JavaScript client needs Node.js 18 or later)")
+    if not (JS / "node_modules" / "onnxruntime-node").is_dir() or not (JS / "node_modules" / "onnxruntime-web").is_dir():
+        npm = shutil.which("npm")
+        if npm is None:
+            unavailable("npm is not installed: cannot install clients/js dependencies")
+        # onnxruntime-node's post-install would fetch CUDA files from outside the npm registry
+        env = {**os.environ, "ONNXRUNTIME_NODE_INSTALL": "skip"}
+        r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, env=env,
+                           capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, f"npm ci failed: {r.stderr[-2000:]}"
+    return JS
+
+
+def run(cmd: list[str], stdin: bytes = b"") -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, input=stdin, capture_output=True, timeout=600, cwd=ROOT)
+
+
+def node_cli(binding: str = "node") -> list[str]:
+    return [NODE, str(CLI)] + (["--binding", binding] if binding != "node" else [])
+
+
+def json_lines(cmd: list[str], stdin: bytes = b"") -> list[dict]:
+    r = run(cmd, stdin)
+    assert r.returncode == 0, f"{cmd[0]} failed: {r.stderr.decode()[-2000:]}"
+    return [json.loads(line) for line in r.stdout.decode().splitlines()]
+
+
+@functools.lru_cache(maxsize=256)
+def _python_lines(args: tuple[str, ...], stdin: bytes) -> str:
+    return json.dumps(json_lines(PY_CLI + list(args), stdin))
+
+
+def both(args: list[str], stdin: bytes = b"", binding: str = "node") -> tuple[list[dict], list[dict]]:
+    """JSON lines printed by the Python CLI and by the Node CLI (on onnxruntime-node, or on
+    onnxruntime-web's wasm build with binding="web") for the same arguments. The Python CLI's
+    lines are kept for the next call with the same arguments and input."""
+    return json.loads(_python_lines(tuple(args), stdin)), json_lines(node_cli(binding) + args, stdin)
+
+
+def assert_same_predictions(py: list[dict], js: list[dict], tolerance: float = 1e-4) -> None:
+    """The same words with the same next words in the same order, probabilities within `tolerance`."""
+    assert py, "the Python CLI printed nothing: the comparison would prove nothing"
+    assert [p["word"] for p in py] == [j["word"] for j in js]
+    for p, j in zip(py, js):
+        assert [n["word"] for n in p["next"]] == [n["word"] for n in j["next"]], p["word"]
+        for a, b in zip(p["next"], j["next"]):
+            assert abs(a["prob"] - b["prob"]) <= tolerance, (p["word"], a, b)
