@@ -183,6 +183,30 @@ def test_a_keyword_spotter_is_refused(tmp_path, plot_error):
         assert "is a keyword spotter" in plot_error(source, "--json")
 
 
+def altered(src: Path, dst: Path, change) -> Path:
+    """A copy of an exported model whose graph `change(graph)` edited, its digest made right again."""
+    model = onnx.load(str(src))
+    change(model.graph)
+    dst.with_suffix(".raw.onnx").write_bytes(model.SerializeToString())
+    return rewrite_metadata(dst.with_suffix(".raw.onnx"), dst, {})
+
+
+def test_a_file_without_a_readable_embedding_is_refused(tmp_path, lm_onnx, plot_error):
+    def through_cast(graph):  # the token ids reach the table only through another node
+        gather = next(n for n in graph.node if n.op_type == "Gather" and n.input[1] == "tokens")
+        graph.node.insert(0, onnx.helper.make_node("Cast", ["tokens"], ["ids"], to=onnx.TensorProto.INT64))
+        gather.input[1] = "ids"
+
+    def computed_table(graph):  # the table is computed by an op the reader does not evaluate
+        gather = next(n for n in graph.node if n.op_type == "Gather" and n.input[1] == "tokens")
+        graph.node.insert(0, onnx.helper.make_node("Add", [gather.input[0], gather.input[0]], ["doubled"]))
+        gather.input[0] = "doubled"
+
+    assert "no word-embedding table read by its 'tokens' input" in plot_error(
+        altered(lm_onnx, tmp_path / "cast.onnx", through_cast), "--json")
+    assert "passes through a Add node" in plot_error(altered(lm_onnx, tmp_path / "add.onnx", computed_table), "--json")
+
+
 def test_mistakes_are_one_line(tmp_path, lm_checkpoint, plot_error):
     cases = [(["--highlight", "zzzunknownzzz", "--json"], "not in the model's vocabulary"),
              (["--method", "umap", "--json"], "--method must be one of pca, tsne"),

@@ -71,7 +71,8 @@ def run_curves(run: str | Path) -> dict:
              and isinstance(r.get("step"), int)]
     if not epochs and not steps:
         raise UserError(f"{run} has no finished epoch or logged step yet")
-    task = "lm" if any("val_ppl" in r or "train_ppl" in r for r in epochs) else "kws"
+    task = ("lm" if any("train_ppl" in r for r in epochs) else "kws" if any("val_frame_acc" in r for r in epochs)
+            else None)  # None: no epoch has finished to tell
     series = {"epoch": [r["epoch"] for r in epochs]}
     for key in EPOCH_KEYS:
         if any(key in r for r in epochs):
@@ -96,9 +97,9 @@ def _points(xs: list, ys: list) -> tuple[list, list]:
     return [x for x, _ in kept], [y for _, y in kept]
 
 
-def draw_curves(run: str | Path, out: str | Path, option: str = "--out") -> dict:
+def draw_curves(run: str | Path, out: str | Path) -> dict:
     """Write the curves of a run as a PNG; return the series drawn."""
-    plt = check_plot(Path(out), option)
+    plt = check_plot(Path(out), "--out")
     curves = run_curves(run)
     lm = curves["task"] == "lm"
     metric = "ppl" if lm else "loss"
@@ -126,8 +127,9 @@ def draw_curves(run: str | Path, out: str | Path, option: str = "--out") -> dict
     lr.set_xlabel("epoch")
     for a in axes:
         a.grid(True, which="major", alpha=0.3)
-    what = "perplexity" if lm else "loss and frame accuracy"
-    axes[0].set_title(f"{Path(curves['run']).name}: {what} over {curves['epochs']} epochs "
+    what = "perplexity" if lm else "loss and frame accuracy" if panels == 3 else "loss"
+    n = curves["epochs"]
+    axes[0].set_title(f"{Path(curves['run']).name}: {what} over {n} epoch{'s' * (n != 1)} "
                       f"({curves['steps']} optimizer steps)", fontsize=11)
     fig.tight_layout()
     with atomic_path(out) as tmp:

@@ -24,6 +24,7 @@ def choose_words(table: EmbeddingTable, count: int, highlight: list[str], specia
     """Token ids to draw: the `count` most frequent words (the vocabulary is in frequency order
     after its special words, which are left out unless `specials`), then the highlighted ones."""
     index = {w: i for i, w in enumerate(table.vocab)}
+    highlight = list(dict.fromkeys(highlight))
     missing = [w for w in highlight if w not in index]
     if missing:
         raise UserError(f"--highlight: {', '.join(missing[:5])} not in the model's vocabulary of "
