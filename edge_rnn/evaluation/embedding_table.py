@@ -18,7 +18,7 @@ import numpy as np
 
 from edge_rnn.runtime.bundled import resolve_model
 from edge_rnn.runtime.errors import UserError
-from edge_rnn.runtime.graph import Graph, Node, read_graph
+from edge_rnn.runtime.graph import DTYPES, Graph, Node, read_graph
 from edge_rnn.runtime.vocab import EOS, UNK
 
 SPOTTER = "is a keyword spotter: it has no word embedding to draw (give a language model)"
@@ -151,8 +151,6 @@ def _value(graph: Graph, name: str, values: dict[str, np.ndarray]) -> np.ndarray
 
 def _evaluate(node: Node, args: list) -> np.ndarray:
     """The ops a table and its dequantization are made of, in numpy."""
-    from edge_rnn.runtime.graph import DTYPES
-
     a = node.attrs
     if node.op == "Gather":
         return np.take(args[0], args[1], axis=int(a.get("axis", 0)))
