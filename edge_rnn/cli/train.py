@@ -28,6 +28,8 @@ Patience = Annotated[int, typer.Option(min=1, help="epochs without improvement b
 Seed = Annotated[int, typer.Option(help="random seed")]
 Threads = Annotated[int, typer.Option(min=0, max=1024, help="torch threads (0: all cores)")]
 Resume = Annotated[bool, typer.Option(help="continue from OUT/last.pt (same options)")]
+LogEvery = Annotated[int, typer.Option(min=0, help="a line in OUT/metrics.jsonl every N optimizer steps "
+                                       "(0: one per epoch only)")]
 
 
 def _config(kind, **kwargs):
@@ -63,7 +65,8 @@ def train_lm_cmd(
     dropout: Dropout = 0.25, epochs: Epochs = 20, max_minutes: MaxMinutes = 0.0, batch_size: BatchSize = 20,
     bptt: int = typer.Option(35, min=1, help="truncated backpropagation length"),
     optimizer: Optimizer = "sgd", lr: Lr = 20.0, clip: Clip = 0.25, patience: Patience = 3, seed: Seed = 1111,
-    threads: Threads = 0, resume: Resume = False, quiet: Quiet = False, json_out: JsonOut = False,
+    threads: Threads = 0, resume: Resume = False, log_every: LogEvery = 100, quiet: Quiet = False,
+    json_out: JsonOut = False,
 ):
     """Train a word-level language model."""
     need_torch()
@@ -76,7 +79,8 @@ def train_lm_cmd(
         if path is not None and not path.is_file():
             raise UserError(f"text file not found: {path}")
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
-                        patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet)
+                        patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
+                        log_every=log_every)
     _done(train_lm(config, LMData(data, valid, vocab_size, batch_size, bptt), opts), out, json_out)
 
 
@@ -99,7 +103,8 @@ def train_kws_cmd(
     batch_size: BatchSize = 32, optimizer: Optimizer = "adam", lr: Lr = 3e-3, clip: Clip = 1.0,
     patience: Patience = 4,
     schedule: str = typer.Option("cosine", help="cosine (lr to 0 over --epochs) or plateau (cut on no improvement)"),
-    seed: Seed = 1111, threads: Threads = 0, resume: Resume = False, quiet: Quiet = False, json_out: JsonOut = False,
+    seed: Seed = 1111, threads: Threads = 0, resume: Resume = False, log_every: LogEvery = 100, quiet: Quiet = False,
+    json_out: JsonOut = False,
 ):
     """Train a keyword spotter on raw audio (the front end is inside the model)."""
     need_torch()
@@ -115,6 +120,6 @@ def train_kws_cmd(
                      labels=keyword_labels(parse_keywords(keywords)), **framing)
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
                         patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet, decay_after=2,
-                        schedule=schedule)
+                        schedule=schedule, log_every=log_every)
     kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, ClipOptions(clip_seconds, _speed_range(speed)))
     _done(train_kws(config, kws_data, opts), out, json_out)

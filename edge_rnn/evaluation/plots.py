@@ -8,17 +8,17 @@ from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.fileio import atomic_path
 
 
-def check_plot(path: Path):
-    """Refuse a bad --plot before any work is done; return pyplot."""
-    if path.suffix.lower() != ".png":
-        raise UserError(f"--plot must name a .png file, got {path}")
+def check_plot(path: Path, option: str = "--plot"):
+    """Refuse a bad PNG path (given with `option`) before any work is done; return pyplot."""
+    if Path(path).suffix.lower() != ".png":
+        raise UserError(f"{option} must name a .png file, got {path}")
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise UserError("--plot needs matplotlib: pip install 'edge-rnn[plot]'") from None
+        raise UserError(f"drawing {Path(path).name} needs matplotlib: pip install 'edge-rnn[plot]'") from None
     return plt
 
 

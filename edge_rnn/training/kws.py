@@ -113,7 +113,7 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions) -> dict:
     valid_audio, valid_labels = make_batch(valid_utts, keyword_ids, 300, samples, hop,
                                            np.random.default_rng(12345), rate=rate)
 
-    def train_epoch(optimizer, deadline):
+    def train_epoch(optimizer, deadline, record):
         batches = math.ceil(data.clips_per_epoch / data.batch_size)
         total, count = 0.0, 0
         with Progress(batches, "train", enabled=not opts.quiet) as bar:
@@ -126,7 +126,9 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions) -> dict:
                 if opts.clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), opts.clip)
                 optimizer.step()
-                total, count = total + loss.item(), count + 1
+                value = loss.item()
+                record(value)
+                total, count = total + value, count + 1
                 bar.update(1, f"loss {total / count:.4f}")
                 if time.monotonic() > deadline:
                     break

@@ -8,6 +8,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch.nn import functional as F
@@ -42,8 +43,10 @@ def batchify(ids: list[int], batch: int) -> torch.Tensor:
 
 
 def run_stream(model, data: torch.Tensor, bptt: int, optimizer=None, clip: float = 0.0,
-               deadline: float = math.inf, progress: Progress | None = None) -> tuple[float, int]:
-    """One pass over (batch, steps) data. Trains when an optimizer is given. Returns (nll sum, tokens)."""
+               deadline: float = math.inf, progress: Progress | None = None,
+               record: Callable[[float], None] | None = None) -> tuple[float, int]:
+    """One pass over (batch, steps) data. Trains when an optimizer is given (`record(loss)` after
+    each step). Returns (nll sum, tokens)."""
     state = model.init_state(data.size(0))
     total, count = 0.0, 0
     for i in range(0, data.size(1) - 1, bptt):
@@ -52,13 +55,16 @@ def run_stream(model, data: torch.Tensor, bptt: int, optimizer=None, clip: float
         state = detach_state(state)
         logits, state = model(x, state)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+        value = loss.item()
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
-        total += loss.item() * y.numel()
+            if record is not None:
+                record(value)
+        total += value * y.numel()
         count += y.numel()
         if progress:
             progress.update(1, f"loss {total / count:.3f} ppl {math.exp(total / count):.1f}")
@@ -78,10 +84,10 @@ def train_lm(config: LMConfig, data: LMData, opts: TrainOptions) -> dict:
         + (f", valid {valid_ids.numel()} tokens" if valid_ids is not None else ""), opts.quiet)
     model = LanguageModel(config)
 
-    def train_epoch(optimizer, deadline):
+    def train_epoch(optimizer, deadline, record):
         batches = math.ceil((train_ids.size(1) - 1) / data.bptt)
         bar = Progress(batches, "train", enabled=not opts.quiet)
-        total, count = run_stream(model, train_ids, data.bptt, optimizer, opts.clip, deadline, bar)
+        total, count = run_stream(model, train_ids, data.bptt, optimizer, opts.clip, deadline, bar, record)
         bar.close()
         return {"train_loss": total / count, "train_ppl": math.exp(total / count)}
 

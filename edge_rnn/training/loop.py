@@ -1,7 +1,8 @@
 """The training loop shared by every task: epochs, learning-rate schedule, early stopping, a time
 limit, per-epoch metrics and resumable atomic checkpoints.
 
-A task supplies `train_epoch(optimizer, deadline) -> dict` and `evaluate() -> (loss, dict)`.
+A task supplies `train_epoch(optimizer, deadline, record) -> dict`, calling `record(loss)` after
+each optimizer step, and `evaluate() -> (loss, dict)`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from edge_rnn.progress import note
 from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.fileio import recover, write_set
 
+from .runlog import RunLog
+
 
 @dataclass
 class TrainOptions:
@@ -41,6 +44,7 @@ class TrainOptions:
     clip: float = 0.25
     seed: int = 1111
     threads: int = 0  # torch intra-op threads; 0: torch's default (all cores)
+    log_every: int = 100  # a metrics.jsonl line every this many steps (0: per epoch only)
     resume: bool = False
     quiet: bool = False
 
@@ -53,6 +57,8 @@ class TrainOptions:
             raise UserError("--epochs and --patience must be >= 1, --lr > 0")
         if not 0 <= self.threads <= 1024:
             raise UserError("--threads must be between 0 (all cores) and 1024")
+        if self.log_every < 0:
+            raise UserError("--log-every must be >= 0 (0: one line per epoch)")
         if Path(self.out).exists() and not Path(self.out).is_dir():
             raise UserError(f"--out {self.out} is a file; give a folder for the run's checkpoints")
 
@@ -119,9 +125,11 @@ def _learning_rate(state: dict, opts: TrainOptions) -> float:
 
 
 def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
-        train_epoch: Callable[[torch.optim.Optimizer, float], dict], evaluate: Callable[[], tuple[float, dict]],
+        train_epoch: Callable[[torch.optim.Optimizer, float, Callable[[float], None]], dict],
+        evaluate: Callable[[], tuple[float, dict]],
         extra: dict[str, Any], best_is_last: bool = False) -> dict:
-    """Train until epochs, patience or time run out. Writes last.pt, best.pt and metrics.
+    """Train until epochs, patience or time run out. Writes last.pt, best.pt and metrics (and
+    metrics.jsonl as it goes, curves.png at the end: runlog.py).
 
     `extra` is stored in every checkpoint (the vocabulary or labels, the training settings).
     Returns the best epoch's metrics and why training stopped. With `best_is_last` (no held-out
@@ -133,6 +141,8 @@ def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
     optimizer = make_optimizer(model, opts)
     state = _resume(out, model, optimizer, config, opts) or {
         "epoch": 0, "lr": opts.lr, "best": math.inf, "bad_epochs": 0, "history": []}
+    log = RunLog(out, opts.log_every)
+    log.restart(state)
     started_run = time.monotonic()
     deadline = started_run + opts.max_minutes * 60 if opts.max_minutes > 0 else math.inf
     stopped = "epochs"
@@ -145,7 +155,8 @@ def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
             group["lr"] = state["lr"]
         started = time.monotonic()
         model.train()
-        train_metrics = train_epoch(optimizer, deadline)
+        log.begin_epoch(state["epoch"] + 1, state["lr"])
+        train_metrics = train_epoch(optimizer, deadline, log.record)
         complete = time.monotonic() < deadline  # else the epoch was cut short
         model.eval()
         with torch.no_grad():
@@ -154,6 +165,7 @@ def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
         row = {"epoch": state["epoch"], "lr": state["lr"], **train_metrics, **val_metrics,
                "seconds": round(time.monotonic() - started, 1), "complete": complete}
         state["history"].append(row)
+        log.end_epoch(row, state)
         improved = best_is_last or val_loss < state["best"] - 1e-4
         if improved:
             state["best"], state["bad_epochs"] = val_loss, 0
@@ -173,6 +185,7 @@ def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
         stopped = "time"
         note(f"stopped by --max-minutes {opts.max_minutes:g} after {state['epoch']} of {opts.epochs} epochs"
              + ("" if state["history"][-1]["complete"] else " (the last one cut short)"), opts.quiet)
+    log.draw(opts.quiet)
     best = state["history"][-1] if best_is_last else min(state["history"], key=lambda r: r.get("val_loss", math.inf))
     return {**best, "epochs_run": state["epoch"], "stopped_by": stopped}
 
