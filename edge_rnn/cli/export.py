@@ -33,6 +33,8 @@ def export_cmd(
     valid_text: Optional[Path] = typer.Option(None, help="language model: report perplexity on this text"),
     detector: Optional[str] = typer.Option(None, help='keyword spotter: JSON detector defaults, e.g. '
                                            '{"threshold": 0.7, "smooth_frames": 3, "refractory_s": 0.3, "decision_s": 0.6}'),
+    text_rules: Optional[str] = typer.Option(None, help="language model: the text rules (ptb, none or a JSON file) "
+                                             "of a checkpoint that does not record them"),
     json_out: JsonOut = False,
 ):
     """Export checkpoints to ONNX with explicit states and metadata, checked for parity.
@@ -42,6 +44,8 @@ def export_cmd(
     """
     need_torch()
     from edge_rnn.checkpoint import export_checkpoints
+    from edge_rnn.runtime.textrules import rules_option
 
-    report = export_checkpoints(checkpoint, out, quantize or "fp32", _detector_option(detector), valid_text)
+    rules = rules_option(text_rules) if text_rules is not None else None
+    report = export_checkpoints(checkpoint, out, quantize or "fp32", _detector_option(detector), valid_text, rules)
     emit(report, json_out)
