@@ -2,6 +2,7 @@
 // metadata_props, keys prefixed `edge_rnn.`. Mirrors runtime/contract.py.
 
 import { UserError } from './errors.mjs';
+import { TextRules } from './textrules.mjs';
 
 export const FORMAT = '1';  // the contract version this client reads; others are refused
 export const PREFIX = 'edge_rnn.';
@@ -38,6 +39,7 @@ function parseTaskFields(contract, get) {
     contract.unk = get.unk;
     contract.eos = get.eos;
     contract.topK = intField(get, 'top_k', '0');
+    contract.textRules = 'text_rules' in get ? TextRules.fromJSON(JSON.parse(get.text_rules)) : new TextRules();
   } else {
     contract.labels = jsonField(get, 'labels');
     contract.sampleRate = intField(get, 'sample_rate');
@@ -51,7 +53,7 @@ function parseTaskFields(contract, get) {
  * Build the contract from a model's metadata map (key -> string), refusing what this
  * version cannot run. `where` names the model in error messages.
  * Returns {task, precision, config, states: [{input, output, size}], input, output, and
- * vocab/unk/eos/topK (lm) or labels/sampleRate/hop/detector (kws)}.
+ * vocab/unk/eos/topK/textRules (lm) or labels/sampleRate/hop/detector (kws)}.
  */
 export function parseContract(meta, where = 'model') {
   const get = {};
