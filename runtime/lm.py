@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -24,16 +24,17 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
 
-def typed_words(text: str | Iterable[str]) -> Iterator[str | None]:
+def typed_words(text: str | Iterable[str]) -> list[str | None]:
     """The whitespace-separated words of a string, None at each line break; or the words of a
     list of typed words."""
     if not isinstance(text, str):
-        yield from (w for item in text for w in item.split())
-        return
+        return [w for item in text for w in item.split()]
+    if "\n" not in text:
+        return text.split()
+    words: list[str | None] = []
     for i, line in enumerate(text.split("\n")):
-        if i:
-            yield None
-        yield from line.split()
+        words += [None] * (i > 0) + line.split()
+    return words
 
 
 class NextWordPredictor:
@@ -79,10 +80,10 @@ class NextWordPredictor:
         name, such as `.`) feeds the end-of-sentence word. Everything runs as one chunk. Returns
         the words fed as the vocabulary spells them (one it lacks went in as the unknown word).
         """
-        eos = self.vocab.words[self.vocab.eos]
-        typed = typed_words(text)
-        words = [eos if w is None else w for w in sentences_of(typed, self.rules, not self.at_sentence_start)]
+        eos = self.vocab.eos
+        words = list(sentences_of(typed_words(text), self.rules, self._last[-1] != eos))
         if words:  # an empty chunk never reaches onnxruntime
+            words = [self.vocab.words[eos] if w is None else w for w in words] if None in words else words
             self._advance(self.vocab.encode(words))
         return words
 
@@ -114,7 +115,8 @@ class NextWordPredictor:
     def _ranked(self, k: int, prefix: str, hidden: frozenset[int]) -> list[tuple[int, float]]:
         """(id, probability) of the k best words that start with prefix and are not hidden."""
         if self.fast and not prefix and k + len(hidden) <= self._ids.size:
-            return [(i, p) for i, p in zip(self._ids.tolist(), self._probs.tolist()) if i not in hidden][:k]
+            ids, probs = self._ids.tolist(), self._probs.tolist()
+            return [(i, p) for i, p in zip(ids[: k + len(hidden)], probs) if i not in hidden][:k]
         logp = self._logp()
         ids = self.vocab.starting_with(prefix) if prefix else None
         z = logp if ids is None else logp[ids]
