@@ -5,10 +5,11 @@
 PTB's corpus form (lower case, `it 's`, `N`, no punctuation, a sentence a line) becomes:
 sentences that start with a capital and end with `.` (`?` after a question word), one to four
 to a line; clitics joined (`it's`, `don't`, `can't`, `investors'`); every `N` a number (`$ N` ->
-`$1,250`, `N N` -> `12%`, else `7`, `1987`, `3.5` or `4,500`); a comma before `but` and
+`$1,250`, `N N` -> `12%`, else `7`, `1987`, `3.5` or `4,500`); a comma before most `but` and
 `which`; each `<unk>` a made-up word the vocabulary lacks (`Zorvakel`). Deterministic: one seed
-makes one text. Prints a summary (sentences, and how many end in a word that already has its
-period, such as `Corp.`: after those a line's next sentence runs on, as it would when typed).
+makes one text. Prints a summary: sentences, lines, and how many sentences end in an
+abbreviation whose period the PTB text rules keep (`... Acme Corp.`): there a line's next
+sentence runs on, as it would when typed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import json
 import random
 import sys
 from pathlib import Path
+
+from edge_rnn.runtime.textrules import PTB
 
 CLITICS = {"'s", "n't", "'re", "'ve", "'m", "'ll", "'d", "'"}
 QUESTION = {"what", "why", "how", "who", "where", "when"}
@@ -91,14 +94,14 @@ def main(argv=None) -> int:
     known = {w for line in lines_of(source) for w in line}
     rng = random.Random(args.seed)
     sentences = lines_of(args.text)
-    typed, i = [], 0
+    typed, i, run_on = [], 0, 0
     while i < len(sentences):
-        group = sentences[i : i + rng.randint(1, 4)]
-        typed.append(" ".join(typed_sentence(s, rng, known) for s in group))
+        group = [typed_sentence(s, rng, known) for s in sentences[i : i + rng.randint(1, 4)]]
+        run_on += sum(not PTB.split(s.split()[-1])[1] for s in group)
+        typed.append(" ".join(group))
         i += len(group)
-    run_on = sum(s[-1].endswith(".") for s in sentences)
     args.out.write_text("\n".join(typed) + "\n", encoding="utf-8")
-    print(json.dumps({"sentences": len(sentences), "lines": len(typed), "end_in_a_period_word": run_on,
+    print(json.dumps({"sentences": len(sentences), "lines": len(typed), "end_in_an_abbreviation": run_on,
                       "out": str(args.out)}))
     return 0
 
