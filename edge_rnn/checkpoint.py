@@ -5,6 +5,7 @@ Saved atomically; loaded with `weights_only=True`, so a checkpoint can never run
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import torch
 
 from edge_rnn.config import ModelConfig
 from edge_rnn.runtime.errors import UserError
+from edge_rnn.runtime.textrules import TextRules
 from edge_rnn.runtime.fileio import atomic_path, recover
 
 FORMAT = 1
@@ -45,11 +47,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def export_checkpoints(paths: Path | list[Path], out: Path, precision: str = "fp32", detector: dict | None = None,
-                       valid_text: Path | None = None) -> dict:
+                       valid_text: Path | None = None, text_rules: TextRules | None = None) -> dict:
     """Export one checkpoint, or several keyword spotters as one ensemble, to a checked ONNX file.
 
     detector: overrides of a keyword spotter's stored detection defaults. valid_text: a language
-    model's perplexity on this text is reported for the fp32 and the quantized file.
+    model's perplexity on this text is reported for the fp32 and the quantized file. text_rules:
+    a language model's text rules, for a checkpoint that does not record them (trained before
+    `--text-rules` existed); one that does must agree.
     """
     from edge_rnn.export.pipeline import export_model
     from edge_rnn.models import load_model
@@ -62,13 +66,30 @@ def export_checkpoints(paths: Path | list[Path], out: Path, precision: str = "fp
         raise UserError("--detector applies to keyword spotters only")
     if valid_text is not None and task != "lm":
         raise UserError("--valid-text applies to language models; this checkpoint is a keyword spotter")
+    rules = _text_rules(ckpts[0], text_rules, paths[0]) if task == "lm" else None
+    if text_rules is not None and task != "lm":
+        raise UserError("--text-rules applies to language models; this checkpoint is a keyword spotter")
     speakers = None
     if all("train_speakers" in c for c in ckpts):  # an ensemble has heard what any member heard
         speakers = sorted({s for c in ckpts for s in c["train_speakers"]})
     stored = {**ckpts[0].get("detector", {}), **(detector or {})} if task == "kws" else None
-    report = export_model(model, out, precision, vocab=ckpts[0].get("vocab"), detector=stored,
+    report = export_model(model, out, precision, vocab=ckpts[0].get("vocab"), text_rules=rules, detector=stored,
                           train_speakers=speakers, measure=_perplexity(valid_text) if valid_text else None)
     return {"checkpoint": ", ".join(map(str, paths)), **report}
+
+
+def _text_rules(ckpt: dict, given: TextRules | None, path: Path) -> TextRules:
+    """The rules the checkpoint was trained with, or those given for one that does not say."""
+    if "text_rules" not in ckpt:
+        return given or TextRules()
+    try:
+        stored = TextRules.from_dict(json.loads(ckpt["text_rules"]), str(path))
+    except (TypeError, ValueError):
+        raise UserError(f"{path} holds text rules that are not JSON; export it from its training run again") from None
+    if given is not None and given != stored:
+        raise UserError(f"{path} was trained with other text rules than --text-rules gives; leave the option "
+                        "out (the checkpoint's own are exported)")
+    return stored
 
 
 def _perplexity(text: Path):

@@ -19,6 +19,7 @@ import torch
 
 from edge_rnn.runtime.contract import Contract, StateSpec
 from edge_rnn.runtime.model_file import DIGEST_KEY, DIGEST_PREFIX, PLACEHOLDER, stamp_digest
+from edge_rnn.runtime.textrules import TextRules
 from edge_rnn.runtime.vocab import EOS, UNK
 
 from .wrappers import StreamingWrapper, io_names, top_k_for
@@ -53,8 +54,8 @@ def export_fp32(model: torch.nn.Module, config, path: Path) -> None:
 
 
 def make_contract(config, precision: str, extra: dict) -> Contract:
-    """The contract of a model with this config; `extra` holds the vocab (lm), or the detector
-    and the training speakers (kws)."""
+    """The contract of a model with this config; `extra` holds the vocab and the text rules (lm),
+    or the detector and the training speakers (kws)."""
     inputs, outputs = io_names(config)
     n = len(config.state_sizes)
     states = [StateSpec(i, o, size) for i, o, (_, size) in
@@ -64,6 +65,7 @@ def make_contract(config, precision: str, extra: dict) -> Contract:
     if config.task == "lm":
         c.vocab, c.unk, c.eos = extra["vocab"], UNK, EOS
         c.top_k = top_k_for(config)
+        c.text_rules = extra.get("text_rules") or TextRules()
     else:
         c.labels, c.sample_rate, c.hop = config.labels, config.sample_rate, config.hop
         c.detector = extra.get("detector", {})

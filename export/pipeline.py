@@ -19,6 +19,7 @@ from torch import nn
 from edge_rnn.runtime.detector import DetectorConfig
 from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.fileio import atomic_path, remove_stale
+from edge_rnn.runtime.textrules import TextRules
 
 from .onnx_export import export_fp32, make_contract, write_metadata
 from .parity import check_parity
@@ -26,11 +27,12 @@ from .quantize import PRECISIONS, quantize
 
 
 def export_model(model: nn.Module, out: Path, precision: str = "fp32", *, vocab: list[str] | None = None,
-                 detector: dict | None = None, train_speakers: list[str] | None = None,
-                 measure: Callable[[Path], dict] | None = None) -> dict:
+                 text_rules: TextRules | None = None, detector: dict | None = None,
+                 train_speakers: list[str] | None = None, measure: Callable[[Path], dict] | None = None) -> dict:
     """Export, write metadata, prove parity (fp32), quantize if asked; rename into place at the end.
 
-    vocab: a language model's words (index = token id). detector: a keyword spotter's detection
+    vocab: a language model's words (index = token id); text_rules: how its training text was
+    made into words (runtime/textrules.py), recorded for every reader. detector: a keyword spotter's detection
     defaults; train_speakers: the voices it was trained on. `measure(model_path) -> metrics`
     (e.g. validation perplexity) runs on the fp32 model and, when quantizing, on the int8 model
     too, so the report shows what quantization costs. Returns a report: sizes, parity, metrics.
@@ -45,7 +47,7 @@ def export_model(model: nn.Module, out: Path, precision: str = "fp32", *, vocab:
         raise UserError("a language model exports with its vocabulary")
     if config.task == "kws":
         detector = vars(DetectorConfig.from_dict(detector or {}))  # refuse a bad one before any work
-    extra = {"vocab": vocab, "detector": detector, "train_speakers": train_speakers}
+    extra = {"vocab": vocab, "text_rules": text_rules, "detector": detector, "train_speakers": train_speakers}
     model.eval()
     report = {"out": str(out), "task": config.task, "cell": config.cell, "hidden": config.hidden,
               "precision": precision}

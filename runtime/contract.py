@@ -12,6 +12,7 @@ from typing import Any
 from .detector import DetectorConfig
 from .errors import UserError
 from .labels import FIRST_KEYWORD
+from .textrules import TextRules
 
 FORMAT = "1"  # version of the contract; a reader refuses versions it does not know
 PREFIX = "edge_rnn."
@@ -38,6 +39,7 @@ class Contract:
     unk: str = ""
     eos: str = ""
     top_k: int = 0  # (lm) the graph also outputs next_probs/next_ids: the k best next words
+    text_rules: TextRules = field(default_factory=TextRules)  # (lm) how typed text becomes its words
     labels: list[str] = field(default_factory=list)
     sample_rate: int = 0
     hop: int = 0
@@ -58,6 +60,8 @@ class Contract:
             meta.update(vocab=json.dumps(self.vocab), unk=self.unk, eos=self.eos)
             if self.top_k:
                 meta["top_k"] = str(self.top_k)
+            if not self.text_rules.is_plain:
+                meta["text_rules"] = self.text_rules.to_json()
         else:
             meta.update(labels=json.dumps(self.labels), sample_rate=str(self.sample_rate),
                         hop=str(self.hop), detector=json.dumps(self.detector, sort_keys=True))
@@ -140,6 +144,8 @@ def parse_metadata(meta: dict[str, str], where: str = "model") -> Contract:
         if contract.unk not in contract.vocab or contract.eos not in contract.vocab or contract.unk == contract.eos:
             raise UserError(f"{where}: edge_rnn.unk and edge_rnn.eos must be two different words of the vocabulary")
         contract.top_k = _int(get, "top_k", 0, len(contract.vocab), where, "0")
+        if "text_rules" in get:
+            contract.text_rules = TextRules.from_dict(_json(get, "text_rules", dict, where), where)
     else:
         contract.labels = _words(_json(get, "labels", list, where), "labels", where, FIRST_KEYWORD + 1)
         contract.sample_rate = _int(get, "sample_rate", 1000, 768000, where)

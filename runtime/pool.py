@@ -57,6 +57,8 @@ class StreamPool:
         self._pending[slot] = token
 
     def push_word(self, slot: int, word: str) -> None:
+        """Queue one word as the vocabulary spells it (typed text needs the model's text rules
+        first: `session.contract.text_rules.split(word)`)."""
         self.push(slot, self.vocab.encode([word])[0])
 
     def step(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:

@@ -1,10 +1,11 @@
 """One stream's state over a shared Session, with an allocation-free path for token steps.
 
-The state lives in two sets of preallocated buffers. A single-token step of a language model
-runs through an onnxruntime IOBinding that reads the current set and writes the other (and the
-top-k outputs) in place; the two bindings are built once, so a step makes no Python objects
-but the call itself. Any other chunk goes through `Session.run` and is copied into the current
-set, so both paths share one state.
+The state lives in two sets of preallocated buffers; every step reads the current set, writes
+the other and makes it current, so the state before the last step is kept until the next. A
+single-token step of a language model runs through an onnxruntime IOBinding that does this (and
+writes the top-k outputs) in place; the two bindings are built once, so a step makes no Python
+objects but the call itself. Any other chunk goes through `Session.run` and is copied into the
+other set, so both paths share one state.
 """
 
 from __future__ import annotations
@@ -25,28 +26,37 @@ class Stream:
         self.session, self.batch = session, batch
         self._sets = [session.zero_state(batch), session.zero_state(batch)]
         self._cur = 0
+        self._has_previous = False  # the other set holds the state before the last step
         self._bindings = None  # built on the first token step
 
     @property
     def state(self) -> list[np.ndarray]:
-        """The current state arrays (batch, size); they change in place as the stream advances."""
+        """The current state arrays (batch, size). A step writes the other set of buffers and makes
+        it current, so read this again after each step."""
         return self._sets[self._cur]
+
+    @property
+    def previous_state(self) -> list[np.ndarray] | None:
+        """The state before the last step (valid until the next one), None after a reset or a
+        set_state: with it a caller can ask the last step for other outputs, e.g. logits."""
+        return self._sets[self._cur ^ 1] if self._has_previous else None
 
     def reset(self) -> None:
         """Start over: zero every state."""
         for s in self.state:
             s.fill(0.0)
+        self._has_previous = False
 
     def step(self, x: np.ndarray) -> np.ndarray:
         """Advance over chunk x (batch, time); returns the model's main output for it."""
         out = self.session.run_outputs(x, self.state, self.session.output_names[:1])
-        self._store(out[1:])
+        self._advance_to(out[1:])
         return out[0]
 
     def step_outputs(self, x: np.ndarray, names: list[str]) -> list[np.ndarray]:
         """Advance over chunk x; return the named outputs (e.g. next_probs, next_ids)."""
         out = self.session.run_outputs(x, self.state, names)
-        self._store(out[len(names):])
+        self._advance_to(out[len(names):])
         return out[: len(names)]
 
     def step_token(self, token: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +70,7 @@ class Stream:
         self._token[0, 0] = token
         self.session.ort.run_with_iobinding(self._bindings[self._cur])
         self._cur ^= 1
+        self._has_previous = True
         return self._top_probs, self._top_ids
 
     def _bind(self, cur: int):
@@ -81,9 +92,17 @@ class Stream:
         io.bind_output("next_ids", "cpu", 0, np.int64, *pointer(self._top_ids))
         return io
 
+    def _advance_to(self, new_state: list[np.ndarray]) -> None:
+        """A step's new state goes to the other set, which becomes current: the old one stays."""
+        for dst, src in zip(self._sets[self._cur ^ 1], new_state):
+            np.copyto(dst, src)
+        self._cur ^= 1
+        self._has_previous = True
+
     def _store(self, new_state: list[np.ndarray]) -> None:
         for dst, src in zip(self.state, new_state):
             np.copyto(dst, src)
+        self._has_previous = False
 
     def get_state(self) -> list[np.ndarray]:
         return [s.copy() for s in self.state]

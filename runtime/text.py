@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from .errors import UserError
-from .vocab import EOS
+from .textrules import TextRules, sentences_of
+from .vocab import EOS, Vocabulary
 
 BLOCK = 1 << 16  # bytes read at a time
 MAX_WORD = 1 << 12  # characters; a longer run without spaces is cut into words this long
@@ -67,33 +68,28 @@ def open_text(path: str | Path) -> Iterator[IO[bytes]]:
         raise UserError(f"cannot read {path}: {e} (a damaged or truncated file?)") from None
 
 
-def sentences(path: str | Path) -> Iterator[list[str]]:
-    """Each non-empty line's words with <eos> appended (for corpora of ordinary lines)."""
+def sentences(path: str | Path, rules: TextRules = TextRules()) -> Iterator[list[str]]:
+    """Each sentence's words, the text rules applied, with <eos> appended: a sentence ends at a
+    line end and wherever the rules find one (a final `.` under the PTB rules)."""
     with open_text(path) as f:
         words: list[str] = []
-        for word in words_of(f, str(path)):
+        for word in sentences_of(words_of(f, str(path)), rules):
             if word is not None:
                 words.append(word)
-            elif words:
+            else:
                 yield words + [EOS]
                 words = []
         if words:
             yield words + [EOS]
 
 
-def tokens(path: str | Path, encode) -> Iterator[int]:
-    """The file as one stream of token ids, each non-empty line ending in <eos>; `encode` maps a
-    list of words to ids. Flat memory on lines of any length."""
-    eos = encode([EOS])[0]
+def tokens(path: str | Path, vocab: Vocabulary, rules: TextRules = TextRules()) -> Iterator[int]:
+    """The file as one stream of token ids, the text rules applied, each sentence ending in
+    <eos>. Flat memory on lines of any length."""
+    get, unk, in_sentence = vocab.index.get, vocab.unk, False
     with open_text(path) as f:
-        in_line = False
-        for word in words_of(f, str(path)):
-            if word is None:
-                if in_line:
-                    yield eos
-                in_line = False
-            else:
-                in_line = True
-                yield encode([word])[0]
-        if in_line:
-            yield eos
+        for word in sentences_of(words_of(f, str(path)), rules):
+            in_sentence = word is not None
+            yield vocab.eos if word is None else get(word, unk)
+        if in_sentence:
+            yield vocab.eos

@@ -77,6 +77,7 @@ def assert_same_predictions(py: list[dict], js: list[dict], tolerance: float = 1
     assert py, "the Python CLI printed nothing: the comparison would prove nothing"
     assert [p["word"] for p in py] == [j["word"] for j in js]
     for p, j in zip(py, js):
+        assert (p["tokens"], p["known"], p["sentence_end"]) == (j["tokens"], j["known"], j["sentence_end"]), p["word"]
         assert [n["word"] for n in p["next"]] == [n["word"] for n in j["next"]], p["word"]
         for a, b in zip(p["next"], j["next"]):
             assert abs(a["prob"] - b["prob"]) <= tolerance, (p["word"], a, b)

@@ -67,14 +67,16 @@ GOOD_LM = {"edge_rnn.format": "1", "edge_rnn.task": "lm", "edge_rnn.config": "{}
            "edge_rnn.vocab": '["<unk>", "<eos>", "the"]', "edge_rnn.unk": "<unk>", "edge_rnn.eos": "<eos>",
            "edge_rnn.top_k": "3"}
 ODD_VALUES = ["", "0", "-1", "1e10", "nan", "null", "[]", "{}", '"x"', "[1, 2]", '{"a": [1]}', "\u00e9", "7" * 400,
-              '[{"input": 1}]', '[{"input": "a", "output": "b", "shape": ["batch", true]}]', "true", "0.5", "[null]"]
+              '[{"input": 1}]', '[{"input": "a", "output": "b", "shape": ["batch", true]}]', "true", "0.5", "[null]",
+              '{"lowercase": true}', '{"clitics": ["\'s", 3]}', '{"strip": ".", "sentence_end": "?"}',
+              '{"symbols": {"%": "N"}, "number": "N"}', '{"keep_period": "mr."}']
 
 
 @pytest.mark.parametrize("good", [GOOD_KWS, GOOD_LM])
 def test_random_metadata_parses_or_is_refused(good):
     assert parse_metadata(dict(good)).task == good["edge_rnn.task"]
     rng = np.random.default_rng(3)
-    keys = list(good) + ["edge_rnn.train_speakers", "edge_rnn.top_k"]
+    keys = list(good) + ["edge_rnn.train_speakers", "edge_rnn.top_k", "edge_rnn.text_rules"]
     outcomes = {"ok": 0, "refused": 0}
     for _ in range(2000):
         meta = dict(good)
@@ -93,4 +95,5 @@ def test_random_metadata_parses_or_is_refused(good):
         outcomes["ok"] += 1
         assert all(1 <= s.size <= 1 << 24 for s in contract.states)
         assert contract.task != "kws" or (contract.hop >= 1 and contract.sample_rate >= 1000)
+        assert contract.text_rules.split("It's 5%.")[1] in (True, False)  # rules that parse also run
     assert outcomes["refused"] > 500 and outcomes["ok"] > 20

@@ -122,6 +122,8 @@ BAD_METADATA = [
      "size"),
     ("lm", {"edge_rnn.top_k": "100000"}, "top_k"), ("lm", {"edge_rnn.vocab": '["<unk>", "<eos>"]'}, "vocab"),
     ("lm", {"edge_rnn.unk": "<nope>"}, "unk"), ("lm", {"edge_rnn.task": "vision"}, "unknown task"),
+    ("lm", {"edge_rnn.text_rules": '["ptb"]'}, "text_rules"), ("lm", {"edge_rnn.text_rules": "{bad"}, "not JSON"),
+    ("lm", {"edge_rnn.text_rules": '{"lowercase": "yes"}'}, "text_rules"),
 ]
 
 

@@ -46,6 +46,30 @@ def test_next_words_match_python_past_the_graphs_top_k(js_ready):
     assert_same_predictions(py, js)
 
 
+def test_the_shared_table_of_typed_text_matches_python(js_ready):
+    """tests/data/typed_text.jsonl through both CLIs: the same words made of each typed word."""
+    rows = [json.loads(line) for line in (ROOT / "tests" / "data" / "typed_text.jsonl").read_text("utf-8").splitlines()]
+    text = "\n".join(row["text"] for row in rows if row["rules"] == "ptb") + "\n"
+    for args in (["--top-k", "3"], ["--top-k", "3", "--show-special"]):
+        py, js = both(["stream", "--model", "ptb-lm", "--json", *args], text.encode())
+        assert any(not p["known"] for p in py) and any(p["sentence_end"] for p in py)
+        assert_same_predictions(py, js)
+
+
+@pytest.mark.parametrize("options", [[], ["--temperature", "0.8", "--seed", "7", "--top-k", "5"],
+                                     ["--temperature", "1.5", "--seed", "2", "--top-k", "20"]])
+def test_completions_match_python(js_ready, options):
+    """Greedy completion, and seeded sampling (one generator, Mulberry32, in both): the same words."""
+    text = "the company said it expects to\nShares of Acme Inc. fell 5% to\nThe\nWhy did the\n"
+    py, js = both(["stream", "--model", "ptb-lm", "--json", "--complete", "15", *options], text.encode())
+    assert len(py) == 4 and [p["text"] for p in py] == [j["text"] for j in js]
+    for p, j in zip(py, js):
+        assert [w["word"] for w in p["completion"]] == [w["word"] for w in j["completion"]], p["text"]
+        assert p["sentence_end"] == j["sentence_end"]
+        for a, b in zip(p["completion"], j["completion"]):
+            assert abs(a["prob"] - b["prob"]) <= 1e-4
+
+
 @pytest.mark.skipif(not PTB_VALID.is_file(), reason=f"PTB not found at {PTB_VALID}")
 def test_next_words_match_python_on_ptb_text(js_ready):
     import gzip

@@ -47,7 +47,7 @@ def test_vocab_caps_and_maps_unknown(tmp_path):
     p.write_text("a a a b b c\nd a\n", encoding="utf-8")
     vocab = build_vocabulary(p, max_size=4)
     assert vocab.words == ["<unk>", "<eos>", "a", "b"]
-    assert vocab.encode(["a", "zzz", "A"]) == [2, vocab.unk, 2]  # a word known in lower case maps to it
+    assert vocab.encode(["a", "zzz", "A"]) == [2, vocab.unk, vocab.unk]  # case is the text rules' business
 
 
 def test_gzip_and_non_utf8(tmp_path):
@@ -97,6 +97,20 @@ def test_resume_refuses_another_config(tmp_path, corpus, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "another model config" in err and err.count("\n") == 1
     assert (tmp_path / "last.pt").read_bytes() == before  # nothing of the old run was touched
+
+
+def test_resume_refuses_other_text_rules(tmp_path, capsys):
+    from edge_rnn.cli import main
+
+    text = tmp_path / "plain.txt"  # words the PTB rules leave alone: the same vocabulary either way
+    text.write_text("the cat sees a bird\nmy friend calls the dog\n" * 40, encoding="utf-8")
+    run = tmp_path / "run"
+    tiny_lm_checkpoint(run, (text, text), epochs=1)
+    code = main(["train", "lm", "--data", str(text), "--valid", str(text), "--out", str(run), "--hidden", "16,12",
+                 "--embedding", "12", "--epochs", "2", "--batch-size", "8", "--bptt", "10", "--lr", "5",
+                 "--resume", "--quiet", "--threads", "1", "--text-rules", "ptb"])
+    err = capsys.readouterr().err
+    assert code == 2 and "other --text-rules" in err and err.count("\n") == 1
 
 
 def test_configs_of_other_releases_load_and_retired_features_are_refused():

@@ -36,14 +36,22 @@ def test_empty_chunk_is_refused_before_onnxruntime(lm_onnx):
     assert p.top_k(3) == before
 
 
-def test_unknown_words_map_to_unk(lm_onnx):
+def test_unknown_words_map_to_unk(lm_onnx, tmp_path):
     a, b = NextWordPredictor(lm_onnx), NextWordPredictor(lm_onnx)
-    a.feed("the cat qwertyuiop")
+    assert a.feed("the cat qwertyuiop") == ["the", "cat", "qwertyuiop"]
     b.feed(["the", "cat", "<unk>"])
     assert a.top_k(5) == b.top_k(5)
     c = NextWordPredictor(lm_onnx)
-    c.feed("The CAT qwertyuiop")  # words known only in lower case are found
-    assert c.top_k(5) == a.top_k(5)
+    c.feed("The CAT sees")  # a model without text rules: a word is itself, capitals and all
+    d = NextWordPredictor(lm_onnx)
+    d.feed("<unk> <unk> sees")
+    assert c.top_k(5) == d.top_k(5)
+    lower = rewrite_metadata(lm_onnx, tmp_path / "lower.onnx", {"edge_rnn.text_rules": '{"lowercase": true}'})
+    e = NextWordPredictor(lower)
+    assert e.feed("The CAT sees") == ["the", "cat", "sees"]  # its rules lower the case
+    f = NextWordPredictor(lm_onnx)
+    f.feed("the cat sees")
+    assert e.top_k(5) == f.top_k(5)
 
 
 def test_prefix_chunk_equals_word_by_word(lm_onnx):
@@ -185,8 +193,12 @@ def test_fast_path_state_save_restore(lm_int8):
     p.set_state(saved)
     p.feed("sees")
     assert p.top_k(5) == want
-    with pytest.raises(ValueError):
-        p.top_k(11)
+    longer = p.top_k(11)  # past the graph's ranking: the last step again, for the logits
+    assert [w for w, _ in longer[:5]] == [w for w, _ in want]
+    np.testing.assert_allclose([q for _, q in longer[:5]], [q for _, q in want], atol=1e-5)
+    for k in (0, len(p.vocab) + 1):
+        with pytest.raises(ValueError):
+            p.top_k(k)
 
 
 def test_stream_pool_matches_independent_streams(lm_onnx):
@@ -216,7 +228,7 @@ def test_stream_pool_matches_independent_streams(lm_onnx):
                     pool.leave(slot)
                     del slots[name]
     for name, text in texts.items():
-        p = NextWordPredictor(session)
+        p = NextWordPredictor(session, show_special=True)  # the pool ranks every word
         p.feed(text)
         probs, ids = last[name]
         assert [p.vocab.words[i] for i in ids[:5]] == [w for w, _ in p.top_k(5)]

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `node cli.mjs stream`: the JavaScript twin of `edge-rnn stream`, on onnxruntime-node.
-//   stream [--model M] [--top-k K] [--json]                 text lines on stdin -> next words
+//   stream [--model M] [--top-k K] [--show-special] [--json]   text lines on stdin -> next words
+//   stream [--model M] --complete N [--temperature T] [--seed S] [--top-k K] [--json]   -> each line continued
 //   stream [--model M] --input F.wav|- [--chunk-ms N] [--threshold T] [--json]   -> keyword events
 // Errors are one line on stderr and exit code 2.
 
@@ -15,11 +16,13 @@ import { resample } from './src/resample.mjs';
 import { chunkSamples, pcm16Chunks, slices, streamAudio, streamText, utf8Lines } from './src/stream.mjs';
 import { parseWav, toMono } from './src/wav.mjs';
 
-const USAGE = 'usage: node cli.mjs stream [--model M] [--input F.wav|-] [--json] [--top-k K] [--chunk-ms N] [--threshold T] [--threads N] [--binding node|web]';
+const USAGE = 'usage: node cli.mjs stream [--model M] [--input F.wav|-] [--json] [--top-k K] [--show-special] [--complete N] [--temperature T] [--seed S] [--chunk-ms N] [--threshold T] [--threads N] [--binding node|web]';
 
 const OPTIONS = {
   model: { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean', default: false },
   'top-k': { type: 'string', default: '5' }, 'chunk-ms': { type: 'string', default: '100' },
+  'show-special': { type: 'boolean', default: false }, complete: { type: 'string', default: '0' },
+  temperature: { type: 'string', default: '0' }, seed: { type: 'string' },
   threshold: { type: 'string' }, threads: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h' },
   binding: { type: 'string', default: 'node' },
 };
@@ -69,8 +72,12 @@ async function stream(values) {
     if (values.input !== undefined)
       throw new UserError('--input is for keyword-spotting models; a language model reads text on stdin');
     const topK = number(values, 'top-k', 1, 100, true);
-    const predictor = await NextWordPredictor.create(model, { maxK: topK });
-    await streamText(predictor, utf8Lines(process.stdin), { topK, json: values.json, write: writeLine });
+    const words = number(values, 'complete', 0, 1000, true), temperature = number(values, 'temperature', 0, 100);
+    const seed = number(values, 'seed', 0, 2 ** 32 - 1, true) ?? null;
+    if (!words && (temperature || seed !== null)) throw new UserError('--temperature and --seed apply to --complete N');
+    const predictor = await NextWordPredictor.create(model, { maxK: topK, showSpecial: values['show-special'] });
+    const complete = words ? { words, temperature, seed } : null;
+    await streamText(predictor, utf8Lines(process.stdin), { topK, json: values.json, write: writeLine, complete });
     return;
   }
   if (values.input === undefined)

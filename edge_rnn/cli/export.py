@@ -35,6 +35,8 @@ def export_cmd(
                                            '{"threshold": 0.7, "smooth_frames": 3, "refractory_s": 0.3, "decision_s": 0.6}'),
     ort: bool = typer.Option(False, "--ort", help="also write the ORT-format file (X.ort) for onnxruntime's mobile "
                              "packages, its X.ort.json sidecar and the required-operators config for a reduced build"),
+    text_rules: Optional[str] = typer.Option(None, help="language model: the text rules (ptb, none or a JSON file) "
+                                             "of a checkpoint that does not record them"),
     json_out: JsonOut = False,
 ):
     """Export checkpoints to ONNX with explicit states and metadata, checked for parity.
@@ -44,8 +46,10 @@ def export_cmd(
     """
     need_torch()
     from edge_rnn.checkpoint import export_checkpoints
+    from edge_rnn.runtime.textrules import rules_option
 
-    report = export_checkpoints(checkpoint, out, quantize or "fp32", _detector_option(detector), valid_text)
+    rules = rules_option(text_rules) if text_rules is not None else None
+    report = export_checkpoints(checkpoint, out, quantize or "fp32", _detector_option(detector), valid_text, rules)
     if ort:
         from edge_rnn.export.ort_format import write_ort
         from edge_rnn.runtime.model_file import read_model

@@ -1,7 +1,9 @@
-"""The interactive next-word prompt: predictions update as you type, word by word.
+"""The interactive next-word prompt: predictions update as you type, letter by letter.
 
-Space completes a word (one step of the model), Backspace can go back across words (the state
-before each word is kept), Enter ends the sentence, Ctrl-D or Ctrl-C quits.
+While a word is being typed the suggestions complete it (words that start with the letters so
+far); Tab takes the first one. Space ends a word (one step of the model), a sentence mark such as
+`.` ends the sentence as the model's text rules say, Backspace can go back across words (the
+state before each word is kept), Enter ends the sentence, Ctrl-D or Ctrl-C quits.
 """
 
 from __future__ import annotations
@@ -21,6 +23,27 @@ def _render(words: list[str], partial: str, predictions: list[tuple[str, float]]
     return f"{CLEAR}> {typed}{tail}\033[{back}D"
 
 
+class _Line:
+    """The words of the line so far, the word being typed, and the state before each word."""
+
+    def __init__(self, predictor: NextWordPredictor):
+        self.predictor, self.words, self.partial, self.history = predictor, [], "", []
+
+    def end_word(self) -> None:
+        if self.partial:
+            self.history.append(self.predictor.get_state())
+            self.predictor.feed(self.partial)
+            self.words.append(self.partial)
+            self.partial = ""
+
+    def back(self) -> None:
+        if self.partial:
+            self.partial = self.partial[:-1]
+        elif self.words:
+            self.predictor.set_state(self.history.pop())
+            self.partial = self.words.pop()
+
+
 def run_prompt(predictor: NextWordPredictor, top_k: int, stdin=None, stdout=None) -> None:
     import termios
     import tty
@@ -28,39 +51,35 @@ def run_prompt(predictor: NextWordPredictor, top_k: int, stdin=None, stdout=None
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     fd = stdin.fileno()
     saved = termios.tcgetattr(fd)
-    words, partial, history = [], "", []
-    stdout.write("type words; space predicts, Enter starts a new sentence, Ctrl-D quits\n")
+    line = _Line(predictor)
+    stdout.write("type words; Tab takes the first suggestion, Enter ends the sentence, Ctrl-D quits\n")
     try:
         tty.setcbreak(fd)
         attrs = termios.tcgetattr(fd)
         attrs[3] &= ~termios.ECHO
         termios.tcsetattr(fd, termios.TCSANOW, attrs)
         while True:
-            stdout.write(_render(words, partial, predictor.top_k(top_k)))
+            shown = predictor.top_k(top_k, line.partial)
+            stdout.write(_render(line.words, line.partial, shown))
             stdout.flush()
             ch = stdin.read(1)
             if ch in ("", "\x04", "\x03"):  # EOF, Ctrl-D, Ctrl-C
                 break
             if ch in ("\r", "\n"):
-                if partial:
-                    predictor.feed([partial])
+                line.end_word()
+                predictor.end_sentence()
                 stdout.write("\n")
-                predictor.reset()
-                words, partial, history = [], "", []
+                line = _Line(predictor)
             elif ch == " ":
-                if partial:
-                    history.append(predictor.get_state())
-                    predictor.feed([partial])
-                    words.append(partial)
-                    partial = ""
+                line.end_word()
+            elif ch == "\t" and shown:
+                word = shown[0][0]
+                line.partial = word[:1].upper() + word[1:] if line.partial[:1].isupper() else word
+                line.end_word()
             elif ch in ("\x7f", "\b"):
-                if partial:
-                    partial = partial[:-1]
-                elif words:
-                    predictor.set_state(history.pop())
-                    partial = words.pop()
+                line.back()
             elif ch.isprintable():
-                partial += ch
+                line.partial += ch
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         stdout.write("\n")

@@ -44,7 +44,14 @@ def stream_cmd(
     model: Optional[str] = ModelOption,
     input: Optional[str] = typer.Option(None, "--input", help=f"keyword spotting: a WAV file, or - for stdin: "
                                         f"a WAV stream, or else {RAW_PCM}"),
-    top_k: int = typer.Option(5, min=1, max=100, help="language model: how many next words"),
+    top_k: int = typer.Option(5, min=1, max=100, help="language model: how many next words (with --complete and "
+                              "--temperature: how many of the best words a sample is drawn from)"),
+    show_special: bool = typer.Option(False, help="language model: also suggest the unknown and end-of-sentence words"),
+    complete: int = typer.Option(0, min=0, max=1000, help="language model: continue each line by up to N words, "
+                                 "stopping at the end of a sentence"),
+    temperature: float = typer.Option(0.0, min=0.0, max=100.0, help="with --complete: 0 takes the most likely "
+                                      "word; above 0 samples, flatter as it grows"),
+    seed: Optional[int] = typer.Option(None, min=0, max=2**32 - 1, help="with --complete: makes sampling reproducible"),
     chunk_ms: float = typer.Option(100.0, min=1.0, max=60000.0, help="keyword spotting: audio per call, in ms"),
     threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="keyword spotting: override the model's threshold"),
     threads: int = typer.Option(1, min=1, max=256, help="onnxruntime intra-op threads"),
@@ -56,9 +63,12 @@ def stream_cmd(
     if session.contract.task == "lm":
         if input is not None:
             raise UserError("--input is for keyword-spotting models; a language model reads text on stdin")
-        from .stream_text import stream_text
+        from .stream_text import CompleteOptions, stream_text
 
-        stream_text(session, top_k, json_out)
+        if not complete and (temperature or seed is not None):
+            raise UserError("--temperature and --seed apply to --complete N")
+        options = CompleteOptions(complete, temperature, seed) if complete else None
+        stream_text(session, top_k, json_out, show_special=show_special, complete=options)
     else:
         from .stream_audio import stream_audio
 

@@ -64,6 +64,9 @@ def train_lm_cmd(
     vocab_size: int = typer.Option(10000, min=3, help="keep this many words, the rest become <unk>"),
     dropout: Dropout = 0.25, epochs: Epochs = 20, max_minutes: MaxMinutes = 0.0, batch_size: BatchSize = 20,
     bptt: int = typer.Option(35, min=1, help="truncated backpropagation length"),
+    text_rules: str = typer.Option("none", help="how text becomes words, for training and then in the model: none "
+                                   "(words between spaces, a line a sentence), ptb (Penn Treebank's: lower case, "
+                                   "clitics split, numbers as N, no punctuation, . ? ! end sentences) or a JSON file"),
     optimizer: Optimizer = "sgd", lr: Lr = 20.0, clip: Clip = 0.25, patience: Patience = 3, seed: Seed = 1111,
     threads: Threads = 0, resume: Resume = False, log_every: LogEvery = 100, quiet: Quiet = False,
     json_out: JsonOut = False,
@@ -71,6 +74,7 @@ def train_lm_cmd(
     """Train a word-level language model."""
     need_torch()
     from edge_rnn.config import LMConfig
+    from edge_rnn.runtime.textrules import rules_option
     from edge_rnn.training.lm import LMData, train_lm
     from edge_rnn.training.loop import TrainOptions
 
@@ -81,7 +85,8 @@ def train_lm_cmd(
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
                         patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
                         log_every=log_every)
-    _done(train_lm(config, LMData(data, valid, vocab_size, batch_size, bptt), opts), out, json_out)
+    lm_data = LMData(data, valid, vocab_size, batch_size, bptt, rules_option(text_rules))
+    _done(train_lm(config, lm_data, opts), out, json_out)
 
 
 @app.command("kws")

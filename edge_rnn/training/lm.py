@@ -18,6 +18,7 @@ from edge_rnn.models.language import LanguageModel
 from edge_rnn.models.recurrent import detach_state
 from edge_rnn.progress import Progress, note
 from edge_rnn.runtime.errors import UserError
+from edge_rnn.runtime.textrules import TextRules
 
 from .corpus import build_vocabulary, encode_file
 from .loop import TrainOptions, fit, seed_everything
@@ -30,6 +31,7 @@ class LMData:
     vocab_size: int = 10000
     batch_size: int = 20
     bptt: int = 35
+    text_rules: TextRules = dataclasses.field(default_factory=TextRules)  # applied to both texts, stored in the checkpoint
 
 
 def batchify(ids: list[int], batch: int) -> torch.Tensor:
@@ -76,10 +78,11 @@ def run_stream(model, data: torch.Tensor, bptt: int, optimizer=None, clip: float
 def train_lm(config: LMConfig, data: LMData, opts: TrainOptions) -> dict:
     """Build the vocabulary from the training text, train, and return the best epoch's metrics."""
     seed_everything(opts.seed, opts.threads)
-    vocab = build_vocabulary(data.train, data.vocab_size)
+    rules = data.text_rules
+    vocab = build_vocabulary(data.train, data.vocab_size, rules)
     config.vocab_size = len(vocab)
-    train_ids = batchify(encode_file(data.train, vocab), data.batch_size)
-    valid_ids = batchify(encode_file(data.valid, vocab), 10) if data.valid else None
+    train_ids = batchify(encode_file(data.train, vocab, rules), data.batch_size)
+    valid_ids = batchify(encode_file(data.valid, vocab, rules), 10) if data.valid else None
     note(f"vocab {len(vocab)} words, train {train_ids.numel()} tokens"
         + (f", valid {valid_ids.numel()} tokens" if valid_ids is not None else ""), opts.quiet)
     model = LanguageModel(config)
@@ -100,5 +103,6 @@ def train_lm(config: LMConfig, data: LMData, opts: TrainOptions) -> dict:
         return loss, {"val_loss": loss, "val_ppl": math.exp(loss)}
 
     settings = {"train": opts.settings(), "data": {k: str(v) if isinstance(v, Path) else v
-                                                   for k, v in dataclasses.asdict(data).items()}}
-    return fit(model, config, opts, train_epoch, evaluate, {"vocab": vocab.words, "settings": json.dumps(settings)})
+                                                   for k, v in vars(data).items() if k != "text_rules"}}
+    extra = {"vocab": vocab.words, "settings": json.dumps(settings), "text_rules": rules.to_json()}
+    return fit(model, config, opts, train_epoch, evaluate, extra)

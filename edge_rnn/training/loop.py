@@ -103,13 +103,16 @@ def save_epoch(out: Path, model, config: ModelConfig, extra: dict, state: dict, 
     write_set(out, writers)
 
 
-def _resume(out: Path, model, optimizer, config: ModelConfig, opts: TrainOptions) -> dict | None:
+def _resume(out: Path, model, optimizer, config: ModelConfig, opts: TrainOptions, extra: dict) -> dict | None:
     """The saved progress of a run in `out`, loaded into model and optimizer (None: start anew)."""
     if not (opts.resume and (out / "last.pt").is_file()):
         return None
     ckpt = load_checkpoint(out / "last.pt")
     if ckpt["config"] != config:
         raise UserError(f"{out / 'last.pt'} was trained with another model config; give a new --out "
+                        "or the same options as that run")
+    if "text_rules" in ckpt and ckpt["text_rules"] != extra.get("text_rules"):
+        raise UserError(f"{out / 'last.pt'} was trained with other --text-rules; give a new --out "
                         "or the same options as that run")
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
@@ -139,7 +142,7 @@ def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
     out.mkdir(parents=True, exist_ok=True)
     recover(out)  # finish what a killed run left half-written
     optimizer = make_optimizer(model, opts)
-    state = _resume(out, model, optimizer, config, opts) or {
+    state = _resume(out, model, optimizer, config, opts, extra) or {
         "epoch": 0, "lr": opts.lr, "best": math.inf, "bad_epochs": 0, "history": []}
     log = RunLog(out, opts.log_every)
     log.restart(state)

@@ -29,7 +29,7 @@ async function measure({ words, wav }) {
     for (const w of words) {
       const t0 = performance.now();
       await p.feed([w]);
-      p.topK(5);
+      await p.topK(5);
       ms.push(performance.now() - t0);
     }
     out[`stepMs_${name}`] = stats(ms.slice(10));  // the first steps warm up

@@ -3,6 +3,7 @@
 // for type and range before anything is allocated for it, and each problem is one UserError line.
 
 import { UserError } from './errors.mjs';
+import { TextRules } from './textrules.mjs';
 
 export const FORMAT = '1';  // the contract version this client reads; others are refused
 export const PREFIX = 'edge_rnn.';
@@ -76,6 +77,16 @@ export function checkDetector(d, where = 'detector') {
   return d;
 }
 
+function textRules(get, where) {
+  if (!('text_rules' in get)) return new TextRules();
+  const value = jsonField(get, 'text_rules', 'dict', where);
+  try {
+    return TextRules.fromJSON(value);
+  } catch (e) {
+    throw new UserError(`${where}: ${e.message}`);
+  }
+}
+
 function parseTaskFields(c, get, where) {
   if (c.task === 'lm') {
     c.vocab = words(jsonField(get, 'vocab', 'list', where), 'vocab', where, 3);
@@ -84,6 +95,7 @@ function parseTaskFields(c, get, where) {
     if (!c.vocab.includes(c.unk) || !c.vocab.includes(c.eos) || c.unk === c.eos)
       throw new UserError(`${where}: edge_rnn.unk and edge_rnn.eos must be two different words of the vocabulary`);
     c.topK = intField(get, 'top_k', 0, c.vocab.length, where, '0');
+    c.textRules = textRules(get, where);
   } else {
     c.labels = words(jsonField(get, 'labels', 'list', where), 'labels', where, FIRST_KEYWORD + 1);
     c.sampleRate = intField(get, 'sample_rate', 1000, 768000, where);
@@ -97,7 +109,7 @@ function parseTaskFields(c, get, where) {
  * Build the contract from a model's metadata map (key -> string), refusing what this
  * version cannot run with one UserError line. `where` names the model in error messages.
  * Returns {task, precision, config, states: [{input, output, size}], input, output, and
- * vocab/unk/eos/topK (lm) or labels/sampleRate/hop/detector/trainSpeakers (kws)}.
+ * vocab/unk/eos/topK/textRules (lm) or labels/sampleRate/hop/detector/trainSpeakers (kws)}.
  */
 export function parseContract(meta, where = 'model') {
   const get = {};

@@ -4,6 +4,7 @@
 
 import { UserError } from './errors.mjs';
 import { splitWords } from './lm.mjs';
+import { Mulberry32 } from './sampling.mjs';
 import { dumps, roundInt, roundTo } from './pynum.mjs';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -38,22 +39,67 @@ function pyFixed(x, digits) {  // Python's f"{x:.{digits}f}"
   return roundTo(x, digits).toFixed(digits);
 }
 
-/** Each word of each line: feed it, print the topK next words. A line is a sentence. */
-export async function streamText(predictor, lines, { topK = 5, json = false, write }) {
+function formatPredictions(pairs) {
+  return pairs.map((p) => `${p.word} ${pyFixed(p.prob, 3)}`).join('  ');
+}
+
+/** Feed one typed word: what it became and the next words after it (as stream_text.py's word_record). */
+export async function wordRecord(predictor, word, topK) {
+  const fed = await predictor.feed(word), eos = predictor.vocab.words[predictor.vocab.eos];
+  const ended = fed.length > 0 && fed[fed.length - 1] === eos;
+  const tokens = ended ? fed.slice(0, -1) : fed;
+  return { word, tokens, known: tokens.every((t) => predictor.vocab.index.has(t)), sentence_end: ended,
+    next: await predictor.topK(topK) };
+}
+
+function wordLine(record, eos, index) {
+  const { word, tokens } = record;
+  let label = word;
+  const same = tokens.length === 1 && (tokens[0] === word || tokens[0] === word.toLowerCase());
+  if (!same || record.sentence_end) {
+    const shown = [...tokens.map((t) => (index.has(t) ? t : `${t}?`)), ...(record.sentence_end ? [eos] : [])];
+    label = `${word} (${shown.join(' ')})`;
+  }
+  return `${label.padEnd(16)} -> ${formatPredictions(record.next)}`;
+}
+
+/** Each word of each line: feed it, print what it became and the topK next words; a line ends
+ * a sentence. With `complete` ({words, temperature, seed}), each line is continued instead. */
+export async function streamText(predictor, lines, { topK = 5, json = false, write, complete = null }) {
+  if (complete) return completeLines(predictor, lines, { topK, json, write, complete });
   const eos = predictor.vocab.words[predictor.vocab.eos];
   for await (const line of lines) {
-    const words = splitWords(line);
-    for (const word of words) {
-      await predictor.feed([word]);
-      const pairs = predictor.topK(topK);
+    for (const word of splitWords(line)) {
+      const record = await wordRecord(predictor, word, topK);
       if (json) {
-        const next = pairs.map(({ word: w, prob }) => ({ word: w, prob: roundTo(prob, 6) }));
-        write(dumps({ word, next }, new Set(['prob'])));
+        record.next = record.next.map(({ word: w, prob }) => ({ word: w, prob: roundTo(prob, 6) }));
+        write(dumps(record, new Set(['prob'])));
       } else {
-        write(`${word.padEnd(16)} -> ${pairs.map((p) => `${p.word} ${pyFixed(p.prob, 3)}`).join('  ')}`);
+        write(wordLine(record, eos, predictor.vocab.index));
       }
     }
-    if (words.length) await predictor.feed([eos]);  // a line is a sentence, as in training
+    if (line.endsWith('\n')) await predictor.endSentence();  // a line ends a sentence, as in training
+  }
+}
+
+/** Each line fed, continued by up to N words (not fed: the next line follows the line itself),
+ * then ended as a sentence; one seeded generator for the whole text. */
+async function completeLines(predictor, lines, { topK, json, write, complete }) {
+  const eos = predictor.vocab.words[predictor.vocab.eos], rng = new Mulberry32(complete.seed ?? null);
+  for await (const line of lines) {
+    const words = splitWords(line);
+    for (const word of words) await predictor.feed(word);
+    if (words.length) {
+      const { words: more, sentenceEnd } = await predictor.complete(complete.words, { temperature: complete.temperature, topK, rng });
+      const text = words.join(' ');
+      if (json) {
+        const completion = more.map(({ word, prob }) => ({ word, prob: roundTo(prob, 6) }));
+        write(dumps({ text, completion, sentence_end: sentenceEnd }, new Set(['prob'])));
+      } else {
+        write(`${text} -> ${[...more.map((m) => m.word), ...(sentenceEnd ? [eos] : [])].join(' ')}`);
+      }
+    }
+    await predictor.endSentence();
   }
 }
 

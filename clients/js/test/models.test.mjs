@@ -23,30 +23,69 @@ const words = (pairs) => pairs.map((p) => p.word);
 
 test('a fresh predictor predicts a sentence start; state carries over; reset forgets', async () => {
   const p = await NextWordPredictor.create(lmNode);
-  const start = p.topK(5);
+  const start = await p.topK(5);
   await p.feed('the company');
-  assert.deepEqual(words(p.topK(3)).slice(0, 1), ['said']);
+  assert.deepEqual(words(await p.topK(3)).slice(0, 1), ['said']);
   await p.reset();
-  assert.deepEqual(p.topK(5), start);
+  assert.deepEqual(await p.topK(5), start);
 });
 
-test('unknown words act as <unk>; a capitalised known word as its lower case', async () => {
+test('typed words go through the model\'s text rules; unknown words act as <unk>', async () => {
   const a = await NextWordPredictor.create(lmNode), b = await NextWordPredictor.create(lmNode);
-  await a.feed(['Qwxzzy', 'The', 'COMPANY']);
-  await b.feed(['<unk>', 'the', 'company']);
-  assert.deepEqual(a.topK(5), b.topK(5));
-  assert.deepEqual(a.vocab.encode(['Company', 'COMPANY', 'zzqx']), [a.vocab.index.get('company'), a.vocab.index.get('company'), a.vocab.unk]);
+  assert.deepEqual(await a.feed(['Qwxzzy', 'The', 'COMPANY', "it's", '5,000']), ['qwxzzy', 'the', 'company', 'it', "'s", 'N']);
+  await b.feed(['<unk>', 'the', 'company', 'it', "'s", 'N']);
+  assert.deepEqual(await a.topK(5), await b.topK(5));
+  assert.deepEqual(a.vocab.encode(['company', 'Company', 'zzqx']), [a.vocab.index.get('company'), a.vocab.unk, a.vocab.unk]);
+  assert.deepEqual(await a.feed('shares.'), ['shares', '<eos>']);
+  assert.ok(a.atSentenceStart);
 });
 
-test('the graph\'s top-k and a softmax over the logits agree', async () => {
+test('<unk> and <eos> are not suggested unless asked for; the rest keep their order', async () => {
+  const hidden = await NextWordPredictor.create(lmNode), shown = await NextWordPredictor.create(lmNode, { showSpecial: true });
+  for (const p of [hidden, shown]) await p.feed('The');
+  const all = words(await shown.topK(10));
+  assert.ok(all.includes('<unk>'));
+  assert.deepEqual(words(await hidden.topK(8)), all.filter((w) => w !== '<unk>' && w !== '<eos>').slice(0, 8));
+});
+
+test('the graph\'s top-k and a softmax over the logits agree, also past the graph\'s k', async () => {
   const fast = await NextWordPredictor.create(lmNode, { maxK: 5 });
   const full = await NextWordPredictor.create(lmNode, { maxK: 50 });
   assert.ok(fast.fast && !full.fast);
   for (const p of [fast, full]) for (const w of ['shares', 'of', 'the']) await p.feed([w]);
-  const [a, b] = [fast.topK(5), full.topK(5)];
-  assert.deepEqual(words(a), words(b));
-  a.forEach((x, i) => assert.ok(Math.abs(x.prob - b[i].prob) < 1e-5));
-  assert.throws(() => fast.topK(6), /between 1 and 5/);
+  for (const k of [5, 20]) {
+    const [a, b] = [await fast.topK(k), await full.topK(k)];
+    assert.deepEqual(words(a), words(b));
+    a.forEach((x, i) => assert.ok(Math.abs(x.prob - b[i].prob) < 1e-5));
+  }
+  await assert.rejects(fast.topK(10001), /between 1 and the vocabulary's size/);
+});
+
+test('a prefix completes the word being typed, on either path', async () => {
+  const fast = await NextWordPredictor.create(lmNode), full = await NextWordPredictor.create(lmNode, { maxK: 50 });
+  for (const p of [fast, full]) await p.feed('the');
+  const got = words(await fast.topK(5, 'Compa'));
+  assert.deepEqual(got, words(await full.topK(5, 'compa')));
+  assert.ok(got.includes('company') && got.includes('companies') && got.every((w) => w.startsWith('compa')), got);
+});
+
+test('greedy completion is repeated top-1 steps; a seed makes sampling reproducible', async () => {
+  const p = await NextWordPredictor.create(lmNode);
+  await p.feed('the company said it expects to');
+  const before = await p.topK(5);
+  const greedy = await p.complete(8);
+  assert.deepEqual(await p.topK(5), before);  // the predictor stays where it was
+  const q = await NextWordPredictor.create(lmNode, { showSpecial: true }), steps = [];
+  await q.feed('the company said it expects to');
+  for (let i = 0; i < 8; i++) {
+    const [best] = (await q.topK(2)).filter((x) => x.word !== '<unk>');
+    if (best.word === '<eos>') break;
+    steps.push(best.word);
+    await q.feed([best.word]);
+  }
+  assert.deepEqual(words(greedy.words), steps);
+  const a = await p.complete(8, { temperature: 1, seed: 7 }), b = await p.complete(8, { temperature: 1, seed: 7 });
+  assert.deepEqual(a, b);
 });
 
 test('onnxruntime-web gives the same next words as onnxruntime-node', async () => {
@@ -55,8 +94,9 @@ test('onnxruntime-web gives the same next words as onnxruntime-node', async () =
   for (const w of 'the stock market fell sharply in early trading'.split(' ')) {
     await web.feed([w]);
     await node.feed([w]);
-    assert.deepEqual(words(web.topK(5)), words(node.topK(5)), w);
-    web.topK(5).forEach((x, i) => assert.ok(Math.abs(x.prob - node.topK(5)[i].prob) < 1e-4));
+    const [a, b] = [await web.topK(5), await node.topK(5)];
+    assert.deepEqual(words(a), words(b), w);
+    a.forEach((x, i) => assert.ok(Math.abs(x.prob - b[i].prob) < 1e-4));
   }
 });
 
@@ -89,13 +129,13 @@ test('any binding can be injected: a fake one checks what the predictor feeds', 
     return { logits: new Tensor('float32', logits, [1, feeds.tokens.data.length, 4]), state_h0_out: new Tensor('float32', h, [1, 2]) };
   });
   const model = await Model.load(ort, modelProto(lmMeta(vocab)), { where: 'fake' });
-  const p = await NextWordPredictor.create(model);
-  assert.equal(p.topK(1)[0].word, 'a');  // after <eos> (id 1): id 2
+  const p = await NextWordPredictor.create(model, { showSpecial: true });
+  assert.equal((await p.topK(1))[0].word, 'a');  // after <eos> (id 1): id 2
   await p.feed('b zzz');
   assert.deepEqual(Array.from(ort.calls.at(-1).tokens.data, Number), [3, 0]);
   assert.deepEqual([...ort.calls.at(-1).state_h0.data], [1, 1]);  // the state after <eos> came back in
-  assert.equal(p.topK(1)[0].word, '<eos>');
-  const prob = p.topK(4).reduce((s, x) => s + x.prob, 0);
+  assert.equal((await p.topK(1))[0].word, '<eos>');
+  const prob = (await p.topK(4)).reduce((s, x) => s + x.prob, 0);
   assert.ok(Math.abs(prob - 1) < 1e-12);
   await assert.rejects(Model.load(ort, modelProto(lmMeta(vocab)), { task: 'kws', where: 'fake' }), /is a language model/);
 });
