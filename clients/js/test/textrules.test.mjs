@@ -32,7 +32,7 @@ for (const row of REFUSED) {
   test(`refused: ${row.why}`, () => {
     assert.throws(() => TextRules.fromJSON(row.rules), /text_rules/);
     assert.throws(() => parseContract(lmMeta(['<unk>', '<eos>', 'a'], { 'edge_rnn.text_rules': JSON.stringify(row.rules) })),
-      /broken edge-rnn metadata \(edge_rnn.text_rules/);
+      /model: edge_rnn.text_rules/);
   });
 }
 
