@@ -208,7 +208,7 @@ def machine() -> dict:
         pass
     return {"cpu": model, "cores": os.cpu_count(), "onnxruntime": ort.__version__,
             "numpy": np.__version__, "python": sys.version.split()[0],
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "date": time.strftime("%Y-%m-%d", time.gmtime())}
 
 
 def floor_rows(lm_path: Path) -> dict:
