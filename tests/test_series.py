@@ -189,6 +189,7 @@ def test_unknown_columns_list_the_columns_present(series_run, series_csv, tmp_pa
     assert "no column 'wind'" in one_error_line(run_cli("train", "series", "--csv", series_csv, "--target", "temp",
                                                         "--inputs", "wind", "--horizon", "2", "--out", tmp_path / "r"))
     assert "forecaster" in one_error_line(run_cli("eval", "--model", model, "--text", series_csv))
+    assert "--csv applies to forecasters" in one_error_line(run_cli("eval", "--model", "ptb-lm", "--csv", series_csv))
     assert "--time-features" in one_error_line(run_cli("train", "series", "--csv", series_csv, "--target", "temp",
                                                        "--horizon", "2", "--time-features", "minute", "--out", tmp_path))
 
@@ -205,5 +206,5 @@ def test_every_cell_exports_with_parity_and_on_the_int8_grid(tmp_path, series_cs
     assert r.returncode == 0 and report["parity_max_abs_diff"] <= 1e-4
     stored = [t.name for t in onnx.load(str(tmp_path / "m.onnx")).graph.initializer
               if t.data_type == onnx.TensorProto.INT8 and t.name.endswith("_int8")]
-    assert len(stored) == 2 * len(hidden.split(",")) + 1  # W and R of each layer, the head
+    assert len(stored) == 2 * len(hidden.split(","))  # W and R of each layer
     assert "state_lag" not in [s.input for s in Session(tmp_path / "m.onnx").contract.states]

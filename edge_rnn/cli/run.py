@@ -26,6 +26,14 @@ InputsOption = typer.Option(None, help="forecaster: the file's columns for the m
 TimeOption = typer.Option(None, help="forecaster: the dates' column (default: one named date, time, ...)")
 
 
+def _forecaster_only(session, **options) -> None:
+    """Refuse a forecaster's options (those given) for a model of another task."""
+    given = [f"--{name.replace('_', '-')}" for name, value in options.items() if value is not None]
+    if given and session.contract.task != "series":
+        verb = "applies" if len(given) == 1 else "apply"
+        raise UserError(f"{', '.join(given)} {verb} to forecasters; {session.path} is not one")
+
+
 def _session(model: str | None, task: str, threads: int):
     """The model asked for, or the bundled default for the task the other options imply."""
     from edge_rnn.runtime.session import Session
@@ -68,7 +76,9 @@ def stream_cmd(
         if input is None:
             raise UserError("a forecaster needs --input FILE.csv (or --input - for CSV rows on stdin)")
         stream_series(session, input, Columns(target, inputs, time_column), json_out)
-    elif session.contract.task == "lm":
+        return
+    _forecaster_only(session, target=target, inputs=inputs, time_column=time_column)
+    if session.contract.task == "lm":
         if input is not None:
             raise UserError("--input is for keyword-spotting models; a language model reads text on stdin")
         from .stream_text import stream_text
@@ -109,10 +119,8 @@ def eval_cmd(
             raise UserError(f"{session.path} is a forecaster: evaluate it on --csv FILE")
         eval_series(session, csv, since, until, Columns(target, inputs, time_column), json_out)
         return
-    if csv is not None:
-        from edge_rnn.runtime.session import TASK_NAMES
-
-        raise UserError(f"--csv is for forecasters; {session.path} is a {TASK_NAMES[session.contract.task]}")
+    _forecaster_only(session, csv=csv, target=target, inputs=inputs, time_column=time_column, **{"from": since},
+                     until=until)
     if session.contract.task == "lm":
         if text is None:
             hint = " (--data is for keyword spotters)" if data is not None else ""

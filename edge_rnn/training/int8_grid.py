@@ -22,7 +22,7 @@ def on_grid(weight: torch.Tensor) -> torch.Tensor:
 
 
 def grid_weights(model: nn.Module) -> list[nn.Parameter]:
-    """The recurrent weights (W and R of every layer) and the model's declared int8 weights."""
+    """The recurrent weights (W and R of every layer) and any weights the model declares for int8."""
     recurrent = [p for name, p in model.rnn.named_parameters() if ".weight_" in name]
     declared = {id(w) for w in model.int8_weights()}
     return recurrent + [p for p in model.parameters() if id(p) in declared]
