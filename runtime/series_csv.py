@@ -36,6 +36,10 @@ class SeriesTable:
     layout: str  # how the dates were read, e.g. "YYYY-MM-DD"
 
 
+class UnknownColumn(UserError):
+    """A needed column is not in the file's header."""
+
+
 @dataclass
 class Header:
     names: list[str]
@@ -64,7 +68,7 @@ def find_header(names: list[str], wanted: list[str], time_column: str | None, wh
     for name in wanted:
         i = _lookup(names, name)
         if i is None:
-            raise UserError(f"{where} has no column {name!r}; its columns are: {present}")
+            raise UnknownColumn(f"{where} has no column {name!r}; its columns are: {present}")
         indices.append(i)
     if time_column is not None:
         time = _lookup(names, time_column)

@@ -11,6 +11,7 @@ Seasonal naive needs a whole number of readings a day; at other intervals it is 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from .dates import DAY, format_time
 from .errors import UserError
 from .series import forecast_grid
-from .series_csv import read_series_csv
+from .series_csv import UnknownColumn, read_series_csv
 from .series_grid import Grid, describe, regularise, within
 from .session import Session
 
@@ -74,6 +75,16 @@ def file_columns(session: Session, target: str | None, inputs: list[str] | None)
     return [target or c.target] + (others if inputs is None else inputs)
 
 
+@contextmanager
+def naming_hint(session: Session):
+    """A column the model's names do not find is refused with how to name the file's own."""
+    try:
+        yield
+    except UnknownColumn as e:
+        names = ", ".join(session.contract.columns)
+        raise UserError(f"{e} (this model reads {names}: give the file's names with --target and --inputs)") from None
+
+
 def evaluate_series(session: Session, csv: str | Path, since: int | None = None, until: int | None = None,
                     target: str | None = None, inputs: list[str] | None = None,
                     time_column: str | None = None) -> dict:
@@ -81,7 +92,8 @@ def evaluate_series(session: Session, csv: str | Path, since: int | None = None,
     [since, until) (wall-clock seconds; None: unbounded). Readings before `since` are fed too:
     they are the past the model has seen; readings from `until` on are not read."""
     c = session.contract
-    table = read_series_csv(csv, file_columns(session, target, inputs), time_column)
+    with naming_hint(session):
+        table = read_series_csv(csv, file_columns(session, target, inputs), time_column)
     keep = within(table.times, None, until)
     if not keep.any():
         raise UserError(f"{csv} has no readings before --until")

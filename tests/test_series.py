@@ -70,6 +70,8 @@ def test_the_exported_contract(series_run):
     assert [s.input for s in c.states] == ["state_lag", "state_h0"] and c.states[0].size == 48  # a day's memory
     inputs = {a.name: a.shape for a in session.ort.get_inputs()}
     assert inputs["readings"][2] == 4 and session.ort.get_outputs()[0].shape[2] == 3
+    shown = run_cli("inspect", series_run / "int8.onnx").stdout.decode()
+    assert "[batch, time, 4]" in shown and "[batch, 48]" in shown  # shapes are not taken for markup
 
 
 def test_int8_forecasts_within_2_percent_of_fp32(series_run, series_csv):
@@ -183,7 +185,12 @@ def test_a_bad_row_is_one_line_and_exit_2_in_every_command(series_run, tmp_path,
 def test_unknown_columns_list_the_columns_present(series_run, series_csv, tmp_path):
     model = series_run / "int8.onnx"
     line = one_error_line(run_cli("eval", "--model", model, "--csv", series_csv, "--target", "temperature"))
-    assert "no column 'temperature'; its columns are: date, temp, humidity" in line
+    assert "no column 'temperature'; its columns are: date, temp, humidity (this model reads temp, humidity" in line
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(series_csv.read_text(encoding="utf-8").replace("temp,", "t_out,", 1), encoding="utf-8")
+    assert "--target and --inputs" in one_error_line(run_cli("stream", "--model", model, "--input", renamed))
+    named = run_cli("eval", "--model", model, "--csv", renamed, "--target", "t_out", "--json")
+    assert named.returncode == 0 and json.loads(named.stdout)["rows"] > 100
     assert "needs 1 (humidity)" in one_error_line(run_cli("eval", "--model", model, "--csv", series_csv, "--inputs",
                                                           "humidity,temp"))
     assert "no column 'wind'" in one_error_line(run_cli("train", "series", "--csv", series_csv, "--target", "temp",

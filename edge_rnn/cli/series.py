@@ -11,7 +11,7 @@ from edge_rnn.runtime.dates import format_time, parse_time
 from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.series import Forecaster
 from edge_rnn.runtime.series_csv import read_series_csv, stream_series_csv
-from edge_rnn.runtime.series_eval import evaluate_series, file_columns
+from edge_rnn.runtime.series_eval import evaluate_series, file_columns, naming_hint
 from edge_rnn.runtime.series_grid import describe
 from edge_rnn.runtime.session import Session
 
@@ -42,36 +42,44 @@ def stream_series(session: Session, source: str, columns: Columns, as_json: bool
     """A forecast per row as the rows arrive (`-`: standard input, read line by line)."""
     forecaster = Forecaster(session)
     wanted = columns.names(session)
+    with naming_hint(session):
+        for line, seconds, values in _rows(source, wanted, columns.time):
+            _forecast_row(forecaster, line, seconds, values, as_json)
+    print(describe(forecaster.report, forecaster.interval), file=sys.stderr)
+
+
+def _rows(source: str, wanted: list[str], time_column: str | None):
     if source == "-":
         if sys.stdin is None:
             raise UserError("standard input is closed: pipe CSV rows into `edge-rnn stream --input -`")
-        rows = stream_series_csv(sys.stdin.buffer, wanted, columns.time)
+        return stream_series_csv(sys.stdin.buffer, wanted, time_column)
+    if not Path(source).is_file():
+        raise UserError(f"CSV file not found: {source}")
+    layout = read_series_csv(source, wanted, time_column).layout  # the dates' layout, from all of them
+    return stream_series_csv(source, wanted, time_column, source, layout)
+
+
+def _forecast_row(forecaster: Forecaster, line: int, seconds: int, values: list[float], as_json: bool) -> None:
+    """Feed one row; print its forecast, or on stderr why it has none."""
+    before = dict(forecaster.report)
+    forecast = forecaster.update(values, seconds)
+    if forecast is None:
+        print(f"line {line}: {format_time(seconds)} is older than the last reading; dropped", file=sys.stderr)
+        return
+    steps = [format_time(forecaster.time + k * forecaster.interval) for k in range(1, forecaster.horizon + 1)]
+    event = {"line": line, "time": format_time(forecaster.time), "readings": dict(zip(forecaster.columns, values)),
+             "forecast": [round(float(v), 4) for v in forecast], "forecast_times": steps}
+    for key, name in (("points_filled", "filled"), ("long_gaps", "restart"), ("duplicate_times", "repeat")):
+        if forecaster.report[key] > before[key]:
+            event[name] = forecaster.report[key] - before[key] if key == "points_filled" else True
+    if as_json:
+        print(json.dumps(event))
     else:
-        if not Path(source).is_file():
-            raise UserError(f"CSV file not found: {source}")
-        layout = read_series_csv(source, wanted, columns.time).layout  # the dates' layout, from all of them
-        rows = stream_series_csv(source, wanted, columns.time, source, layout)
-    for line, seconds, values in rows:
-        before = dict(forecaster.report)
-        forecast = forecaster.update(values, seconds)
-        if forecast is None:
-            print(f"line {line}: {format_time(seconds)} is older than the last reading; dropped", file=sys.stderr)
-            continue
-        steps = [format_time(forecaster.time + k * forecaster.interval) for k in range(1, forecaster.horizon + 1)]
-        event = {"line": line, "time": format_time(forecaster.time), "readings": dict(zip(forecaster.columns, values)),
-                 "forecast": [round(float(v), 4) for v in forecast], "forecast_times": steps}
-        for key, name in (("points_filled", "filled"), ("long_gaps", "restart"), ("duplicate_times", "repeat")):
-            if forecaster.report[key] > before[key]:
-                event[name] = forecaster.report[key] - before[key] if key == "points_filled" else True
-        if as_json:
-            print(json.dumps(event))
-        else:
-            notes = "".join(f"  ({k}{'' if v is True else ' ' + str(v)})" for k, v in event.items()
-                            if k in ("filled", "restart", "repeat"))
-            ahead = "  ".join(f"+{k} {v:.2f}" for k, v in enumerate(event["forecast"], 1))
-            print(f"{event['time'].replace('T', ' ')[:16]}  {forecaster.target} {values[0]:g}  ->  {ahead}{notes}")
-        sys.stdout.flush()
-    print(describe(forecaster.report, forecaster.interval), file=sys.stderr)
+        notes = "".join(f"  ({k}{'' if v is True else ' ' + str(v)})" for k, v in event.items()
+                        if k in ("filled", "restart", "repeat"))
+        ahead = "  ".join(f"+{k} {v:.2f}" for k, v in enumerate(event["forecast"], 1))
+        print(f"{event['time'].replace('T', ' ')[:16]}  {forecaster.target} {values[0]:g}  ->  {ahead}{notes}")
+    sys.stdout.flush()
 
 
 def eval_series(session: Session, csv: Path, since: str | None, until: str | None, columns: Columns,
