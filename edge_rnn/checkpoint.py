@@ -65,10 +65,11 @@ def export_checkpoints(paths: Path | list[Path], out: Path, precision: str = "fp
     if detector is not None and task != "kws":
         raise UserError("--detector applies to keyword spotters only")
     if valid_text is not None and task != "lm":
-        raise UserError("--valid-text applies to language models; this checkpoint is a keyword spotter")
+        kind = "a keyword spotter" if task == "kws" else "a forecaster (score it with `edge-rnn eval --csv`)"
+        raise UserError(f"--valid-text applies to language models; this checkpoint is {kind}")
     rules = _text_rules(ckpts[0], text_rules, paths[0]) if task == "lm" else None
     if text_rules is not None and task != "lm":
-        raise UserError("--text-rules applies to language models; this checkpoint is a keyword spotter")
+        raise UserError("--text-rules applies to language models; this checkpoint is not one")
     speakers = None
     if all("train_speakers" in c for c in ckpts):  # an ensemble has heard what any member heard
         speakers = sorted({s for c in ckpts for s in c["train_speakers"]})

@@ -87,7 +87,7 @@ class ModelConfig:
         for key, off in RETIRED.items():
             if data.get(key, off) != off:
                 raise ValueError(f"this model uses {key} = {data[key]!r}, a feature this edge-rnn no longer has")
-        kinds = {"lm": LMConfig, "kws": KWSConfig}
+        kinds = {"lm": LMConfig, "kws": KWSConfig, "series": SeriesConfig}
         kind = kinds.get(data.get("task", "lm"))
         if kind is None:
             raise ValueError(f"unknown task {data.get('task')!r}; choose one of {', '.join(kinds)}")
@@ -148,6 +148,72 @@ class KWSConfig(ModelConfig):
         else:
             front = [("context", self.win - self.hop)]
         return front + self.recurrent_states()
+
+
+TIME_FEATURES = ("hour", "day")  # hour of day, day of year: fed as numbers, turned into sin/cos in the graph
+MAX_SEASON = 1440  # a day's memory of one reading a minute at most
+
+
+@dataclass
+class SeriesConfig(ModelConfig):
+    """A forecaster: raw readings (normalised in the graph) and clock values -> recurrent stack ->
+    the next `horizon` values of the target, as changes from its current reading (in its unit).
+
+    columns[0] is the target; mean/std (one per column, from the training rows) normalise the
+    readings inside the model, so a device feeds raw values.
+    """
+
+    task = "series"
+    cell: str = "gru"
+    hidden: list[int] = field(default_factory=lambda: [32])
+    columns: list[str] = field(default_factory=list)
+    horizon: int = 1
+    interval_s: int = 3600  # seconds between readings
+    time_features: list[str] = field(default_factory=list)
+    max_gap: int = 6  # missing readings filled by interpolation; a longer gap starts the stream anew
+    season: int = 0  # readings in one day, kept as a state (0: none): the model sees the day before
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.columns or len(set(self.columns)) != len(self.columns) or not all(self.columns):
+            raise ValueError("a forecaster needs distinct, non-empty column names, the target first")
+        if not 1 <= self.horizon <= 10000:
+            raise ValueError("--horizon must be between 1 and 10000 readings ahead")
+        if not 1 <= self.interval_s <= 366 * 86400 or not 0 <= self.max_gap <= 100000:
+            raise ValueError("the interval must be 1 s to a year, --max-gap 0 to 100000 readings")
+        if self.season != 0 and not 2 <= self.season <= MAX_SEASON:
+            raise ValueError(f"a day's memory holds 2 to {MAX_SEASON} readings")
+        if len(set(self.time_features)) != len(self.time_features) or set(self.time_features) - set(TIME_FEATURES):
+            raise ValueError(f"--time-features takes any of {', '.join(TIME_FEATURES)}, each once")
+        if self.mean or self.std:
+            self.mean, self.std = [float(v) for v in self.mean], [float(v) for v in self.std]
+            if len(self.mean) != len(self.columns) or len(self.std) != len(self.columns) or min(self.std) <= 0:
+                raise ValueError("a forecaster needs one mean and one positive std per column")
+
+    @property
+    def target(self) -> str:
+        return self.columns[0]
+
+    @property
+    def lag_steps(self) -> list[int]:
+        """How many steps back the remembered target readings fed at each step lie: one day
+        before each forecast time (season - h), and one day before now (season)."""
+        if not self.season:
+            return []
+        return sorted({self.season} | {self.season - h for h in range(1, min(self.horizon, self.season - 1) + 1)})
+
+    @property
+    def state_sizes(self) -> list[tuple[str, int]]:
+        """[lag (the last day's target readings, then 1 where each was there), recurrent]."""
+        lag = [("lag", 2 * self.season)] if self.season else []
+        return lag + self.recurrent_states()
+
+    @property
+    def n_inputs(self) -> int:
+        """Numbers per step of the graph's input: the readings, then the clock values."""
+        return len(self.columns) + len(self.time_features)
 
 
 def parse_sizes(text: str, option: str = "--hidden", example: str = "256,128") -> list[int]:

@@ -32,6 +32,8 @@ def example_inputs(config, batch: int = 2, time: int = 5):
     gen = torch.Generator().manual_seed(0)
     if config.task == "lm":
         x = torch.randint(0, config.vocab_size, (batch, time), generator=gen)
+    elif config.task == "series":
+        x = torch.rand(batch, time, config.n_inputs, generator=gen) * 20.0
     else:
         x = torch.rand(batch, time * config.hop, generator=gen) * 0.2 - 0.1
     state = [torch.randn(batch, size, generator=gen) * 0.1 for _, size in config.state_sizes]
@@ -43,8 +45,9 @@ def export_fp32(model: torch.nn.Module, config, path: Path) -> None:
     model.eval()
     inputs, outputs = io_names(config)
     x, state = example_inputs(config)
-    axes = {inputs[0]: {0: "batch", 1: "time" if config.task == "lm" else "samples"},
-            outputs[0]: {0: "batch", 1: "time" if config.task == "lm" else "frames"}}
+    audio = config.task == "kws"
+    axes = {inputs[0]: {0: "batch", 1: "samples" if audio else "time"},
+            outputs[0]: {0: "batch", 1: "frames" if audio else "time"}}
     axes.update({name: {0: "batch"} for name in inputs[1:] + outputs[1:]})  # states, top-k
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -55,7 +58,7 @@ def export_fp32(model: torch.nn.Module, config, path: Path) -> None:
 
 def make_contract(config, precision: str, extra: dict) -> Contract:
     """The contract of a model with this config; `extra` holds the vocab and the text rules (lm),
-    or the detector and the training speakers (kws)."""
+    or the detector and the training speakers (kws); a forecaster's contract comes from its config."""
     inputs, outputs = io_names(config)
     n = len(config.state_sizes)
     states = [StateSpec(i, o, size) for i, o, (_, size) in
@@ -66,6 +69,9 @@ def make_contract(config, precision: str, extra: dict) -> Contract:
         c.vocab, c.unk, c.eos = extra["vocab"], UNK, EOS
         c.top_k = top_k_for(config)
         c.text_rules = extra.get("text_rules") or TextRules()
+    elif config.task == "series":
+        c.columns, c.horizon, c.interval_s = list(config.columns), config.horizon, config.interval_s
+        c.time_features, c.max_gap = list(config.time_features), config.max_gap
     else:
         c.labels, c.sample_rate, c.hop = config.labels, config.sample_rate, config.hop
         c.detector = extra.get("detector", {})

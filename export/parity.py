@@ -27,12 +27,25 @@ def _chunks(config, batch: int, length: int, gen: torch.Generator) -> list[torch
     if config.task == "lm":
         return [torch.randint(0, config.vocab_size, (batch, length), generator=gen)
                 for _ in range(CHUNKS_IN_A_ROW)]
+    if config.task == "series":  # readings around the training mean, clock values in their range
+        return [series_chunk(config, batch, length, gen) for _ in range(CHUNKS_IN_A_ROW)]
     # audio: a chirp plus noise, so the front end sees speech-like energy
     return [torch.rand(batch, length, generator=gen) * 0.6 - 0.3 for _ in range(CHUNKS_IN_A_ROW)]
 
 
+def series_chunk(config, batch: int, length: int, gen: torch.Generator) -> torch.Tensor:
+    """(batch, length, readings + clock values) as a sensor might give them."""
+    columns = len(config.columns)
+    mean = torch.tensor(config.mean or [0.0] * columns)
+    std = torch.tensor(config.std or [1.0] * columns)
+    readings = mean + std * torch.randn(batch, length, columns, generator=gen)
+    top = torch.tensor([24.0 if f == "hour" else 366.0 for f in config.time_features])
+    clock = torch.rand(batch, length, len(config.time_features), generator=gen) * top
+    return torch.cat([readings, clock], dim=-1)
+
+
 def chunk_lengths(config) -> tuple[int, ...]:
-    if config.task == "lm":
+    if config.task in ("lm", "series"):
         return LM_CHUNKS
     return (config.hop, 2 * config.hop, 50 * config.hop)
 

@@ -1,9 +1,10 @@
 """Export a torch model: checked ONNX file (fp32 or int8) with the contract inside.
 
 Export takes a model and what travels with it; it never reads checkpoints or training code. The
-model is an `nn.Module` with a `config` (task, state_sizes, and vocab_size or labels,
-sample_rate and hop; `to_json()`), `init_state(batch)`, `forward(x, state)` (language models) or
-`scores(audio, state)` (keyword spotters), and `int8_weights()`, the weights an int8 export
+model is an `nn.Module` with a `config` (task, state_sizes, and vocab_size, or labels,
+sample_rate and hop, or a forecaster's columns and horizon; `to_json()`), `init_state(batch)`,
+`forward(x, state)` (language models, forecasters) or `scores(audio, state)` (keyword
+spotters), and `int8_weights()`, the weights an int8 export
 stores as int8 besides the recurrent ones.
 """
 

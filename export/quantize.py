@@ -9,7 +9,7 @@ does that:
   (so a renamed module cannot silently stay float) and stored as int8. A language model's
   embedding table and output projection use per-row activations (rowwise.py): the projection,
   the bulk of a step, runs in integers with each stream's own scale. A keyword spotter's DFT
-  kernel, embedding convolutions and classifier are weight-only.
+  kernel, embedding convolutions and classifier are weight-only; a forecaster declares none.
 - What a model does not declare stays float32 (a spotter's mel filters: the power spectrum spans
   too many decades for 8 bits).
 """

@@ -2,7 +2,8 @@
 
 Inputs: the task input, then every state as its own (batch, size) tensor.
 Outputs: the task output, then (language models) the top-k next words after the last token,
-then every new state. Names come from `io_names`.
+then every new state. Names come from `io_names`; the task's main input and output names are
+the contract's (`tokens`/`logits`, `audio`/`scores`, `readings`/`forecast`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edge_rnn.runtime.contract import IO_NAMES
 
 
 TOP_K = 10  # next words ranked inside the graph, so a step need not fetch every logit
@@ -22,7 +24,7 @@ def top_k_for(config) -> int:
 def io_names(config) -> tuple[list[str], list[str]]:
     """(input names, output names) of the exported graph, in order. The states come last."""
     names = [name for name, _ in config.state_sizes]
-    main_in, main_out = ("tokens", "logits") if config.task == "lm" else ("audio", "scores")
+    main_in, main_out = IO_NAMES[config.task]
     extra = ["next_probs", "next_ids"] if top_k_for(config) else []
     return [main_in] + [f"state_{n}" for n in names], [main_out] + extra + [f"state_{n}_out" for n in names]
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from .errors import UserError
 
 # name -> file in edge_rnn/bundled/ (docs/bundled-models.md describes each)
-BUNDLED = {"ptb-lm": "ptb-lm.int8.onnx", "fsdd-kws": "fsdd-kws.int8.onnx"}
-DEFAULT_FOR_TASK = {"lm": "ptb-lm", "kws": "fsdd-kws"}
+BUNDLED = {"ptb-lm": "ptb-lm.int8.onnx", "fsdd-kws": "fsdd-kws.int8.onnx", "seattle-temp": "seattle-temp.int8.onnx"}
+DEFAULT_FOR_TASK = {"lm": "ptb-lm", "kws": "fsdd-kws", "series": "seattle-temp"}
 
 
 def bundled_path(name: str) -> Path:
-    """The file of a bundled model, by name (`ptb-lm`, `fsdd-kws`)."""
+    """The file of a bundled model, by name (`ptb-lm`, `fsdd-kws`, `seattle-temp`)."""
     if name not in BUNDLED:
         raise UserError(f"no bundled model named {name!r}; bundled: {', '.join(BUNDLED)}")
     path = Path(str(resources.files("edge_rnn.bundled") / BUNDLED[name]))

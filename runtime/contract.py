@@ -16,7 +16,9 @@ from .textrules import TextRules
 
 FORMAT = "1"  # version of the contract; a reader refuses versions it does not know
 PREFIX = "edge_rnn."
-TASKS = ("lm", "kws")
+TASKS = ("lm", "kws", "series")
+IO_NAMES = {"lm": ("tokens", "logits"), "kws": ("audio", "scores"), "series": ("readings", "forecast")}
+TIME_FEATURES = ("hour", "day")
 
 @dataclass(frozen=True)
 class StateSpec:
@@ -33,8 +35,8 @@ class Contract:
     precision: str
     config: dict[str, Any]
     states: list[StateSpec]
-    input: str  # "tokens" or "audio"
-    output: str  # "logits" or "scores"
+    input: str  # "tokens", "audio" or "readings"
+    output: str  # "logits", "scores" or "forecast"
     vocab: list[str] = field(default_factory=list)
     unk: str = ""
     eos: str = ""
@@ -45,6 +47,20 @@ class Contract:
     hop: int = 0
     detector: dict[str, Any] = field(default_factory=dict)
     train_speakers: list[str] | None = None  # (kws) speakers whose recordings trained it; None: not recorded
+    columns: list[str] = field(default_factory=list)  # (series) the readings fed, the target first
+    horizon: int = 0  # (series) forecasts per step: 1 .. horizon intervals ahead
+    interval_s: int = 0  # (series) seconds between readings
+    time_features: list[str] = field(default_factory=list)  # (series) clock values fed after the readings
+    max_gap: int = 0  # (series) missing readings a client fills by interpolation; more: a new start
+
+    @property
+    def target(self) -> str:
+        return self.columns[0] if self.columns else ""
+
+    @property
+    def input_width(self) -> int:
+        """(series) numbers per step of the input: the readings, then the clock values."""
+        return len(self.columns) + len(self.time_features)
 
     def to_metadata(self) -> dict[str, str]:
         """The metadata_props an exporter writes (all values are strings)."""
@@ -62,6 +78,10 @@ class Contract:
                 meta["top_k"] = str(self.top_k)
             if not self.text_rules.is_plain:
                 meta["text_rules"] = self.text_rules.to_json()
+        elif self.task == "series":
+            meta.update(columns=json.dumps(self.columns), target=self.target, horizon=str(self.horizon),
+                        interval_s=str(self.interval_s), time_features=json.dumps(self.time_features),
+                        max_gap=str(self.max_gap))
         else:
             meta.update(labels=json.dumps(self.labels), sample_rate=str(self.sample_rate),
                         hop=str(self.hop), detector=json.dumps(self.detector, sort_keys=True))
@@ -136,8 +156,7 @@ def parse_metadata(meta: dict[str, str], where: str = "model") -> Contract:
         raise UserError(f"{where} has unknown task {task[:20]!r}; this edge-rnn runs {', '.join(TASKS)}")
     contract = Contract(task=task, precision=get.get("precision", "fp32")[:20],
                         config=_json(get, "config", dict, where) if "config" in get else {},
-                        states=_states(get, where), input="tokens" if task == "lm" else "audio",
-                        output="logits" if task == "lm" else "scores")
+                        states=_states(get, where), input=IO_NAMES[task][0], output=IO_NAMES[task][1])
     if task == "lm":
         contract.vocab = _words(_json(get, "vocab", list, where), "vocab", where, 3)
         contract.unk, contract.eos = get.get("unk", ""), get.get("eos", "")
@@ -146,6 +165,8 @@ def parse_metadata(meta: dict[str, str], where: str = "model") -> Contract:
         contract.top_k = _int(get, "top_k", 0, len(contract.vocab), where, "0")
         if "text_rules" in get:
             contract.text_rules = TextRules.from_dict(_json(get, "text_rules", dict, where), where)
+    elif task == "series":
+        _series(get, contract, where)
     else:
         contract.labels = _words(_json(get, "labels", list, where), "labels", where, FIRST_KEYWORD + 1)
         contract.sample_rate = _int(get, "sample_rate", 1000, 768000, where)
@@ -155,3 +176,23 @@ def parse_metadata(meta: dict[str, str], where: str = "model") -> Contract:
         if "train_speakers" in get:
             contract.train_speakers = _words(_json(get, "train_speakers", list, where), "train_speakers", where, 0)
     return contract
+
+
+MAX_COLUMNS, MAX_HORIZON, MAX_INTERVAL, MAX_GAP = 1024, 10000, 366 * 86400, 100000
+
+
+def _series(get: dict, contract: Contract, where: str) -> None:
+    """A forecaster's keys: columns (target first, as edge_rnn.target says), horizon, interval,
+    clock values and the gap a client may fill."""
+    columns = _words(_json(get, "columns", list, where), "columns", where, 1)
+    if len(columns) > MAX_COLUMNS:
+        raise UserError(f"{where}: edge_rnn.columns lists {len(columns)} columns, more than {MAX_COLUMNS}")
+    if get.get("target") != columns[0]:
+        raise UserError(f"{where}: edge_rnn.target must name the first of edge_rnn.columns ({columns[0][:40]!r})")
+    features = _json(get, "time_features", list, where)
+    if len(set(map(str, features))) != len(features) or not all(f in TIME_FEATURES for f in features):
+        raise UserError(f"{where}: edge_rnn.time_features must list distinct values of {', '.join(TIME_FEATURES)}")
+    contract.columns, contract.time_features = columns, features
+    contract.horizon = _int(get, "horizon", 1, MAX_HORIZON, where)
+    contract.interval_s = _int(get, "interval_s", 1, MAX_INTERVAL, where)
+    contract.max_gap = _int(get, "max_gap", 0, MAX_GAP, where)

@@ -19,7 +19,7 @@ from .contract import Contract, parse_metadata
 from .errors import UserError
 from .model_file import read_model
 
-TASK_NAMES = {"lm": "language model", "kws": "keyword spotter"}
+TASK_NAMES = {"lm": "language model", "kws": "keyword spotter", "series": "forecaster"}
 MAX_THREADS = 256
 
 
@@ -50,8 +50,8 @@ def session_options(threads: int = 1, optimized_path: str | None = None, fold_in
 class Session:
     """An edge-rnn model loaded into onnxruntime, with its contract.
 
-    model: path to an .onnx file, or a bundled model's name (`ptb-lm`, `fsdd-kws`).
-    task: refuse a model of another task ("lm" or "kws"). The file's integrity digest and its
+    model: path to an .onnx file, or a bundled model's name (`ptb-lm`, `fsdd-kws`, `seattle-temp`).
+    task: refuse a model of another task ("lm", "kws" or "series"). The file's integrity digest and its
     whole contract are checked before the model runs (see model_file.py and contract.py);
     `allow_external_data` admits tensors kept in files beside the model (edge-rnn's never are).
     """
@@ -80,7 +80,8 @@ class Session:
         return [np.zeros((batch, s.size), np.float32) for s in self.contract.states]
 
     def run(self, x: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """One call: x (batch, time) and the states in; (output, new states) out.
+        """One call: x (batch, time) (a forecaster: (batch, time, inputs)) and the states in;
+        (output, new states) out.
 
         An empty chunk is refused here: onnxruntime may abort or zero the state on time 0.
         """
@@ -89,7 +90,11 @@ class Session:
 
     def run_outputs(self, x: np.ndarray, state: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
         """One call returning the named outputs followed by the new states."""
-        if x.ndim != 2 or x.shape[1] == 0 or x.shape[0] == 0:
+        c = self.contract
+        if c.task == "series":
+            if x.ndim != 3 or x.shape[2] != c.input_width or x.shape[1] == 0 or x.shape[0] == 0:
+                raise ValueError(f"a chunk must be (batch, time, {c.input_width}) with batch, time >= 1, got {x.shape}")
+        elif x.ndim != 2 or x.shape[1] == 0 or x.shape[0] == 0:
             raise ValueError(f"a chunk must be (batch, time) with batch, time >= 1, got {x.shape}")
         feeds = dict(zip(self.input_names, [x, *state]))
         return self.ort.run(names + self.output_names[1:], feeds)
@@ -119,6 +124,13 @@ def check_graph(c: Contract, session: ort.InferenceSession, where: str) -> None:
         if size is not None and (len(shape) != 2 or isinstance(shape[1], int) and shape[1] != size):
             raise UserError(f"{where}: state {name!r} is {shape} in the graph but [batch, {size}] in its metadata")
     last = outputs[c.output].shape[-1]
+    if c.task == "series":
+        width = inputs[c.input].shape[-1]
+        if isinstance(width, int) and width != c.input_width:
+            raise UserError(f"{where}: {c.input!r} takes {width} numbers a step but the metadata names {c.input_width}")
+        if isinstance(last, int) and last != c.horizon:
+            raise UserError(f"{where}: {c.output!r} has {last} steps but edge_rnn.horizon is {c.horizon}")
+        return
     classes = len(c.vocab) if c.task == "lm" else len(c.labels)
     if isinstance(last, int) and last != classes:
         raise UserError(f"{where}: {c.output!r} has {last} classes but the metadata lists {classes}")

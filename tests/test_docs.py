@@ -10,9 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from edge_rnn.runtime.bundled import bundled_path
 from edge_rnn.runtime.lm import NextWordPredictor
+from edge_rnn.runtime.series import Forecaster
+
+from series_data import hourly, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "model-format.md"
@@ -25,9 +30,10 @@ def client_code(marker: str = "client-example", language: str = "python") -> str
     return match.group(1)
 
 
-def test_client_example_is_short_and_standalone():
-    code = client_code()
-    assert len(code.strip().splitlines()) <= 20
+@pytest.mark.parametrize("marker, lines", [("client-example", 20), ("series-client-example", 22)])
+def test_client_examples_are_short_and_standalone(marker, lines):
+    code = client_code(marker)
+    assert len(code.strip().splitlines()) <= lines
     assert "edge_rnn" not in code.replace('"edge_rnn.', "")
 
 
@@ -61,6 +67,21 @@ def test_javascript_client_example_runs_and_matches_runtime(js_ready, request, m
     predictor = NextWordPredictor(path, show_special=True)  # the example ranks every word
     predictor.feed(["the", "<unk>", "sees", "<unk>"])  # and looks words up as they are
     assert out.stdout.split() == [w for w, _ in predictor.top_k(5)]
+
+
+def test_series_client_example_runs_and_matches_runtime(tmp_path):
+    """The forecasting client on the bundled seattle-temp, fed a day and a half of readings."""
+    times, temp, _ = hourly(2)
+    csv = write_csv(tmp_path / "readings.csv", times[:36], {"temp": temp[:36]}, fmt="%Y-%m-%dT%H:%M:%S")
+    script = tmp_path / "client.py"
+    script.write_text(client_code("series-client-example"), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-I", str(script), str(bundled_path("seattle-temp")), str(csv)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    forecaster = Forecaster("seattle-temp")
+    for t, value in zip(times[:36], temp[:36]):
+        forecast = forecaster.update(value, t)
+    assert [float(v) for v in out.stdout.split()] == pytest.approx(np.round(forecast, 3).tolist(), abs=1.5e-3)
 
 
 def test_readme_quick_start_runs_as_written():

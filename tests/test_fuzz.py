@@ -66,13 +66,18 @@ GOOD_LM = {"edge_rnn.format": "1", "edge_rnn.task": "lm", "edge_rnn.config": "{}
            "edge_rnn.states": json.dumps([{"input": "state_h0", "output": "state_h0_out", "shape": ["batch", 16]}]),
            "edge_rnn.vocab": '["<unk>", "<eos>", "the"]', "edge_rnn.unk": "<unk>", "edge_rnn.eos": "<eos>",
            "edge_rnn.top_k": "3"}
+GOOD_SERIES = {"edge_rnn.format": "1", "edge_rnn.task": "series", "edge_rnn.config": "{}",
+               "edge_rnn.states": json.dumps([{"input": "state_lag", "output": "state_lag_out", "shape": ["batch", 48]},
+                                              {"input": "state_h0", "output": "state_h0_out", "shape": ["batch", 32]}]),
+               "edge_rnn.columns": '["temp", "humidity"]', "edge_rnn.target": "temp", "edge_rnn.horizon": "6",
+               "edge_rnn.interval_s": "3600", "edge_rnn.time_features": '["hour", "day"]', "edge_rnn.max_gap": "6"}
 ODD_VALUES = ["", "0", "-1", "1e10", "nan", "null", "[]", "{}", '"x"', "[1, 2]", '{"a": [1]}', "\u00e9", "7" * 400,
               '[{"input": 1}]', '[{"input": "a", "output": "b", "shape": ["batch", true]}]', "true", "0.5", "[null]",
               '{"lowercase": true}', '{"clitics": ["\'s", 3]}', '{"strip": ".", "sentence_end": "?"}',
               '{"symbols": {"%": "N"}, "number": "N"}', '{"keep_period": "mr."}']
 
 
-@pytest.mark.parametrize("good", [GOOD_KWS, GOOD_LM])
+@pytest.mark.parametrize("good", [GOOD_KWS, GOOD_LM, GOOD_SERIES])
 def test_random_metadata_parses_or_is_refused(good):
     assert parse_metadata(dict(good)).task == good["edge_rnn.task"]
     rng = np.random.default_rng(3)
@@ -95,5 +100,9 @@ def test_random_metadata_parses_or_is_refused(good):
         outcomes["ok"] += 1
         assert all(1 <= s.size <= 1 << 24 for s in contract.states)
         assert contract.task != "kws" or (contract.hop >= 1 and contract.sample_rate >= 1000)
-        assert contract.text_rules.split("It's 5%.")[1] in (True, False)  # rules that parse also run
+        assert contract.task != "lm" or contract.text_rules.split("It's 5%.")[1] in (True, False)  # rules that parse also run
+        if contract.task == "series":
+            assert contract.target == contract.columns[0] and all(isinstance(c, str) and c for c in contract.columns)
+            assert 1 <= contract.horizon <= 10000 and 1 <= contract.interval_s and 0 <= contract.max_gap
+            assert set(contract.time_features) <= {"hour", "day"}
     assert outcomes["refused"] > 500 and outcomes["ok"] > 20

@@ -15,16 +15,30 @@ from edge_rnn.runtime.errors import UserError
 
 from .common import JsonOut, Quiet, emit
 
-ModelOption = typer.Option(None, help="an .onnx path or a bundled model name (default: ptb-lm, or fsdd-kws "
-                                      "when audio is given)")
+ModelOption = typer.Option(None, help="an .onnx path or a bundled model name (default: ptb-lm; fsdd-kws "
+                                      "when audio is given, seattle-temp for a CSV)")
 RAW_PCM = "raw 16-bit signed little-endian mono PCM at the model's sample rate (8000 Hz for fsdd-kws)"
 
 
-def _session(model: str | None, audio: bool, threads: int):
+# A forecaster reads its columns by the model's names, or by the file's names given here.
+TargetOption = typer.Option(None, help="forecaster: the file's column for the model's target")
+InputsOption = typer.Option(None, help="forecaster: the file's columns for the model's other inputs, in order")
+TimeOption = typer.Option(None, help="forecaster: the dates' column (default: one named date, time, ...)")
+
+
+def _forecaster_only(session, **options) -> None:
+    """Refuse a forecaster's options (those given) for a model of another task."""
+    given = [f"--{name.replace('_', '-')}" for name, value in options.items() if value is not None]
+    if given and session.contract.task != "series":
+        verb = "applies" if len(given) == 1 else "apply"
+        raise UserError(f"{', '.join(given)} {verb} to forecasters; {session.path} is not one")
+
+
+def _session(model: str | None, task: str, threads: int):
+    """The model asked for, or the bundled default for the task the other options imply."""
     from edge_rnn.runtime.session import Session
 
-    default = DEFAULT_FOR_TASK["kws" if audio else "lm"]
-    return Session(resolve_model(model, default), threads=threads)
+    return Session(resolve_model(model, DEFAULT_FOR_TASK[task]), threads=threads)
 
 
 def inspect_cmd(model: str = typer.Argument(..., help="an .onnx path or a bundled model name"), json_out: JsonOut = False):
@@ -43,7 +57,8 @@ def inspect_cmd(model: str = typer.Argument(..., help="an .onnx path or a bundle
 def stream_cmd(
     model: Optional[str] = ModelOption,
     input: Optional[str] = typer.Option(None, "--input", help=f"keyword spotting: a WAV file, or - for stdin: "
-                                        f"a WAV stream, or else {RAW_PCM}"),
+                                        f"a WAV stream, or else {RAW_PCM}; forecasting: a CSV file, or - for CSV "
+                                        "rows on stdin"),
     top_k: int = typer.Option(5, min=1, max=100, help="language model: how many next words (with --complete and "
                               "--temperature: how many of the best words a sample is drawn from)"),
     show_special: bool = typer.Option(False, help="language model: also suggest the unknown and end-of-sentence words"),
@@ -55,11 +70,21 @@ def stream_cmd(
     chunk_ms: float = typer.Option(100.0, min=1.0, max=60000.0, help="keyword spotting: audio per call, in ms"),
     threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="keyword spotting: override the model's threshold"),
     threads: int = typer.Option(1, min=1, max=256, help="onnxruntime intra-op threads"),
+    target: Optional[str] = TargetOption, inputs: Optional[str] = InputsOption, time_column: Optional[str] = TimeOption,
     json_out: JsonOut = False,
 ):
-    """Stream text through a language model (stdin, or a prompt on a terminal), or audio through
-    a keyword spotter (--input)."""
-    session = _session(model, input is not None, threads)
+    """Stream text through a language model (stdin, or a prompt on a terminal), audio through a
+    keyword spotter (--input), or CSV readings through a forecaster (--input): one forecast a row."""
+    task = "lm" if input is None else "series" if input.lower().endswith(".csv") else "kws"
+    session = _session(model, task, threads)
+    if session.contract.task == "series":
+        from .series import Columns, stream_series
+
+        if input is None:
+            raise UserError("a forecaster needs --input FILE.csv (or --input - for CSV rows on stdin)")
+        stream_series(session, input, Columns(target, inputs, time_column), json_out)
+        return
+    _forecaster_only(session, target=target, inputs=inputs, time_column=time_column)
     if session.contract.task == "lm":
         if input is not None:
             raise UserError("--input is for keyword-spotting models; a language model reads text on stdin")
@@ -86,11 +111,26 @@ def eval_cmd(
     plot: Optional[Path] = typer.Option(None, help="keyword spotting: write a DET curve PNG"),
     speakers: Optional[str] = typer.Option(None, help="keyword spotting: only these speakers (comma-separated)"),
     noise_hours: float = typer.Option(1.0, min=0.0, max=1000.0, help="keyword spotting: hours of noise-only stream"),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="forecaster: readings to forecast and score"),
+    since: Optional[str] = typer.Option(None, "--from", help="forecaster: score forecasts made from this date "
+                                        "(earlier readings are fed as the past)"),
+    until: Optional[str] = typer.Option(None, help="forecaster: read readings before this date only"),
+    target: Optional[str] = TargetOption, inputs: Optional[str] = InputsOption, time_column: Optional[str] = TimeOption,
     quiet: Quiet = False,
     json_out: JsonOut = False,
 ):
-    """Measure a model through the streaming runtime: perplexity (LM) or detection (KWS)."""
-    session = _session(model, data is not None, threads)
+    """Measure a model through the streaming runtime: perplexity (LM), detection (KWS), or
+    forecast errors beside persistence and seasonal naive (forecaster)."""
+    session = _session(model, "series" if csv is not None else "kws" if data is not None else "lm", threads)
+    if session.contract.task == "series":
+        from .series import Columns, eval_series
+
+        if csv is None:
+            raise UserError(f"{session.path} is a forecaster: evaluate it on --csv FILE")
+        eval_series(session, csv, since, until, Columns(target, inputs, time_column), json_out)
+        return
+    _forecaster_only(session, csv=csv, target=target, inputs=inputs, time_column=time_column, **{"from": since},
+                     until=until)
     if session.contract.task == "lm":
         if text is None:
             hint = " (--data is for keyword spotters)" if data is not None else ""

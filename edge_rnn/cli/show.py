@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 _OUT = Console(highlight=False, soft_wrap=True)
 
@@ -25,7 +26,7 @@ def key_values(result: dict, title: str | None = None) -> None:
     for key, value in result.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
-        table.add_row(key, _fmt(value))
+        table.add_row(key, Text(_fmt(value)))  # plain text: "[batch, 32]" is no markup
     _OUT.print(table)
 
 
@@ -35,7 +36,7 @@ def rows(title: str, header: list[str], body: list[list], right: set[int] = froz
     for i, name in enumerate(header):
         table.add_column(name, justify="right" if i in right else "left")
     for row in body:
-        table.add_row(*[_fmt(v) for v in row])
+        table.add_row(*[Text(_fmt(v)) for v in row])
     _OUT.print(table)
 
 

@@ -1,4 +1,4 @@
-"""`edge-rnn train lm` and `edge-rnn train kws` (need edge-rnn[train])."""
+"""`edge-rnn train lm`, `edge-rnn train kws` and `edge-rnn train series` (need edge-rnn[train])."""
 
 from __future__ import annotations
 
@@ -128,3 +128,63 @@ def train_kws_cmd(
                         schedule=schedule, log_every=log_every)
     kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, ClipOptions(clip_seconds, _speed_range(speed)))
     _done(train_kws(config, kws_data, opts), out, json_out)
+
+
+def _names(text: str | None, option: str) -> list[str]:
+    names = [n.strip() for n in (text or "").split(",") if n.strip()]
+    if text is not None and not names:
+        raise UserError(f"{option} needs comma-separated column names, got {text!r}")
+    return names
+
+
+def _date(text: str | None, option: str) -> int | None:
+    from edge_rnn.runtime.dates import parse_time
+
+    try:
+        return None if text is None else parse_time(text)
+    except ValueError as e:
+        raise UserError(f"{option}: {e}") from None
+
+
+@app.command("series")
+def train_series_cmd(
+    csv: Path = typer.Option(..., "--csv", help="readings: a header row, a date or time column, numeric columns"),
+    target: str = typer.Option(..., help="the column to forecast"),
+    horizon: int = typer.Option(..., min=1, max=10000, help="forecast the next H readings of the target"),
+    out: Out = ...,
+    inputs: Optional[str] = typer.Option(None, help="other columns the model reads, comma-separated"),
+    time_column: Optional[str] = typer.Option(None, help="the dates' column (default: one named date, time, "
+                                              "timestamp, ...)"),
+    time_features: Optional[str] = typer.Option(None, help="clock values the model reads: hour (of day), day "
+                                                "(of year), comma-separated"),
+    since: Optional[str] = typer.Option(None, "--from", help="train on readings from this date"),
+    until: Optional[str] = typer.Option(None, help="train on readings before this date (keep the rest to evaluate)"),
+    valid_fraction: float = typer.Option(0.1, min=0.0, max=0.89, help="the last part of the readings, by time, "
+                                         "that validates (0: none; the last epoch is kept)"),
+    max_gap: int = typer.Option(6, min=0, max=100000, help="fill gaps of up to this many missing readings by "
+                                "interpolation; after a longer one the stream starts anew"),
+    interval: int = typer.Option(0, min=0, max=366 * 86400, help="seconds between readings (0: the file's usual)"),
+    day_memory: bool = typer.Option(True, help="keep the last day's readings of the target as a state and show "
+                                    "the model those one day before each forecast time (hourly data: 24)"),
+    window: int = typer.Option(96, min=2, help="readings per training window"),
+    windows_per_epoch: int = typer.Option(1024, min=1), cell: Cell = "gru", hidden: Hidden = "32",
+    dropout: Dropout = 0.0, epochs: Epochs = 30, max_minutes: MaxMinutes = 0.0, batch_size: BatchSize = 32,
+    optimizer: Optimizer = "adam", lr: Lr = 3e-3, clip: Clip = 1.0, patience: Patience = 5,
+    schedule: str = typer.Option("cosine", help="cosine (lr to 0 over --epochs) or plateau (cut on no improvement)"),
+    seed: Seed = 1111, threads: Threads = 0, resume: Resume = False, quiet: Quiet = False, json_out: JsonOut = False,
+):
+    """Train a forecaster of a numeric series (the normalisation travels in the model)."""
+    need_torch()
+    from edge_rnn.config import SeriesConfig
+    from edge_rnn.training.loop import TrainOptions
+    from edge_rnn.training.series import SeriesData, train_series
+
+    features = _names(time_features, "--time-features")
+    config = _config(SeriesConfig, cell=cell, hidden=hidden, dropout=dropout, columns=[target],
+                     time_features=features, horizon=horizon, max_gap=max_gap)
+    data = SeriesData(csv, target, _names(inputs, "--inputs"), horizon, time_column, features,
+                      _date(since, "--from"), _date(until, "--until"), valid_fraction, max_gap, interval, day_memory,
+                      window, windows_per_epoch, batch_size)
+    opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
+                        patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet, schedule=schedule)
+    _done(train_series(config, data, opts), out, json_out)

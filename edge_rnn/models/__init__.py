@@ -1,5 +1,6 @@
 """The torch networks: a recurrent stack, the language model, the keyword spotter and its audio
-front ends (log-mel, or a pretrained speech embedding), and ensembles of spotters."""
+front ends (log-mel, or a pretrained speech embedding), ensembles of spotters, and the
+forecaster of numeric series."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ def build_model(config: ModelConfig) -> nn.Module:
         from .language import LanguageModel
 
         return LanguageModel(config)
+    if config.task == "series":
+        from .series import SeriesNet
+
+        return SeriesNet(config)
     from .keyword import KeywordNet
 
     return KeywordNet(config)
