@@ -54,7 +54,7 @@ def table_from_checkpoint(path: Path) -> EmbeddingTable:
     try:
         from edge_rnn.checkpoint import load_checkpoint
     except ImportError:
-        raise UserError(f"reading a checkpoint needs PyTorch: pip install 'edge-rnn[train]' (or give an exported "
+        raise UserError("reading a checkpoint needs PyTorch: pip install 'edge-rnn[train]' (or give an exported "
                         ".onnx file)") from None
 
     ckpt = load_checkpoint(path)
