@@ -1,7 +1,8 @@
 """The training loop shared by every task: epochs, learning-rate schedule, early stopping, a time
 limit, per-epoch metrics and resumable atomic checkpoints.
 
-A task supplies `train_epoch(optimizer, deadline) -> dict` and `evaluate() -> (loss, dict)`.
+A task supplies `train_epoch(optimizer, out_of_time) -> dict` and `evaluate() -> (loss, dict)`.
+In a run of several processes (training/distributed.py) rank 0 alone evaluates and writes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from edge_rnn.progress import note
 from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.fileio import recover, write_set
 
+from .distributed import Cluster
+
 
 @dataclass
 class TrainOptions:
@@ -41,6 +44,7 @@ class TrainOptions:
     clip: float = 0.25
     seed: int = 1111
     threads: int = 0  # torch intra-op threads; 0: torch's default (all cores)
+    device: str = "auto"  # auto (a GPU when there is one), cpu or cuda
     resume: bool = False
     quiet: bool = False
 
@@ -53,6 +57,8 @@ class TrainOptions:
             raise UserError("--epochs and --patience must be >= 1, --lr > 0")
         if not 0 <= self.threads <= 1024:
             raise UserError("--threads must be between 0 (all cores) and 1024")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise UserError(f"--device must be auto, cpu or cuda, got {self.device!r}")
         if Path(self.out).exists() and not Path(self.out).is_dir():
             raise UserError(f"--out {self.out} is a file; give a folder for the run's checkpoints")
 
@@ -97,17 +103,22 @@ def save_epoch(out: Path, model, config: ModelConfig, extra: dict, state: dict, 
     write_set(out, writers)
 
 
-def _resume(out: Path, model, optimizer, config: ModelConfig, opts: TrainOptions) -> dict | None:
-    """The saved progress of a run in `out`, loaded into model and optimizer (None: start anew)."""
-    if not (opts.resume and (out / "last.pt").is_file()):
+def _resume(out: Path, model, optimizer, config: ModelConfig, opts: TrainOptions, cluster: Cluster) -> dict | None:
+    """The saved progress of a run in `out`, loaded into model and optimizer (None: start anew).
+    Rank 0 reads the checkpoint and every rank loads what it read."""
+    saved = None
+    if cluster.main and opts.resume and (out / "last.pt").is_file():
+        ckpt = load_checkpoint(out / "last.pt")
+        if ckpt["config"] != config:
+            raise UserError(f"{out / 'last.pt'} was trained with another model config; give a new --out "
+                            "or the same options as that run")
+        saved = {k: ckpt[k] for k in ("model", "optimizer", "train")}
+    saved = cluster.share(saved)
+    if saved is None:
         return None
-    ckpt = load_checkpoint(out / "last.pt")
-    if ckpt["config"] != config:
-        raise UserError(f"{out / 'last.pt'} was trained with another model config; give a new --out "
-                        "or the same options as that run")
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    state = json.loads(ckpt["train"])
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    state = json.loads(saved["train"])
     note(f"resuming after epoch {state['epoch']} (lr {state['lr']:.4g})", opts.quiet)
     return state
 
@@ -119,49 +130,37 @@ def _learning_rate(state: dict, opts: TrainOptions) -> float:
 
 
 def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
-        train_epoch: Callable[[torch.optim.Optimizer, float], dict], evaluate: Callable[[], tuple[float, dict]],
-        extra: dict[str, Any], best_is_last: bool = False) -> dict:
+        train_epoch: Callable[[torch.optim.Optimizer, Callable[[], bool]], dict],
+        evaluate: Callable[[], tuple[float, dict]], extra: dict[str, Any], best_is_last: bool = False,
+        cluster: Cluster | None = None) -> dict:
     """Train until epochs, patience or time run out. Writes last.pt, best.pt and metrics.
 
-    `extra` is stored in every checkpoint (the vocabulary or labels, the training settings).
-    Returns the best epoch's metrics and why training stopped. With `best_is_last` (no held-out
-    data to choose by), every epoch counts as an improvement: best.pt is the latest epoch.
+    `train_epoch(optimizer, out_of_time)` trains one epoch, stopping early when `out_of_time()`
+    (a call every rank makes at the same steps) says so, and returns its metrics for all ranks.
+    `evaluate()` runs on rank 0 alone. `extra` is stored in every checkpoint (the vocabulary or
+    labels, the training settings). Returns the best epoch's metrics and why training stopped.
+    With `best_is_last` (no held-out data to choose by), every epoch counts as an improvement:
+    best.pt is the latest epoch.
     """
+    cluster = cluster or Cluster()
     out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    recover(out)  # finish what a killed run left half-written
+    if cluster.main:
+        out.mkdir(parents=True, exist_ok=True)
+        recover(out)  # finish what a killed run left half-written
     optimizer = make_optimizer(model, opts)
-    state = _resume(out, model, optimizer, config, opts) or {
+    state = _resume(out, model, optimizer, config, opts, cluster) or {
         "epoch": 0, "lr": opts.lr, "best": math.inf, "bad_epochs": 0, "history": []}
-    started_run = time.monotonic()
-    deadline = started_run + opts.max_minutes * 60 if opts.max_minutes > 0 else math.inf
+    deadline = time.monotonic() + opts.max_minutes * 60 if opts.max_minutes > 0 else math.inf
+    out_of_time = (lambda: False) if deadline == math.inf else (lambda: cluster.any(time.monotonic() >= deadline))
     stopped = "epochs"
     while state["epoch"] < opts.epochs:
-        if time.monotonic() >= deadline:
+        if out_of_time():
             stopped = "time"
             break
-        state["lr"] = _learning_rate(state, opts)
-        for group in optimizer.param_groups:
-            group["lr"] = state["lr"]
-        started = time.monotonic()
-        model.train()
-        train_metrics = train_epoch(optimizer, deadline)
-        complete = time.monotonic() < deadline  # else the epoch was cut short
-        model.eval()
-        with torch.no_grad():
-            val_loss, val_metrics = evaluate()
-        state["epoch"] += 1
-        row = {"epoch": state["epoch"], "lr": state["lr"], **train_metrics, **val_metrics,
-               "seconds": round(time.monotonic() - started, 1), "complete": complete}
-        state["history"].append(row)
-        improved = best_is_last or val_loss < state["best"] - 1e-4
-        if improved:
-            state["best"], state["bad_epochs"] = val_loss, 0
-        else:
-            state["bad_epochs"] += 1
-            if opts.schedule == "plateau" and state["bad_epochs"] % opts.decay_after == 0:
-                state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
-        save_epoch(out, model, config, extra, state, optimizer, improved)
+        row, improved = _epoch(model, optimizer, state, opts, train_epoch, evaluate, out_of_time, cluster,
+                               best_is_last)
+        if cluster.main:
+            save_epoch(out, model, config, extra, state, optimizer, improved)
         note(_epoch_line(row, opts.epochs) + ("  best so far" if improved else ""), opts.quiet)
         if state["bad_epochs"] >= opts.patience:
             stopped = "patience"
@@ -175,6 +174,34 @@ def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
              + ("" if state["history"][-1]["complete"] else " (the last one cut short)"), opts.quiet)
     best = state["history"][-1] if best_is_last else min(state["history"], key=lambda r: r.get("val_loss", math.inf))
     return {**best, "epochs_run": state["epoch"], "stopped_by": stopped}
+
+
+def _epoch(model, optimizer, state: dict, opts: TrainOptions, train_epoch, evaluate, out_of_time,
+           cluster: Cluster, best_is_last: bool) -> tuple[dict, bool]:
+    """One epoch: train, evaluate (rank 0, shared with the others), update `state`. Returns the
+    epoch's metrics row and whether it improved."""
+    state["lr"] = _learning_rate(state, opts)
+    for group in optimizer.param_groups:
+        group["lr"] = state["lr"]
+    started = time.monotonic()
+    model.train()
+    train_metrics = train_epoch(optimizer, out_of_time)
+    complete = not out_of_time()  # else the epoch was cut short
+    model.eval()
+    with torch.no_grad():
+        val_loss, val_metrics = cluster.share(evaluate() if cluster.main else None)
+    state["epoch"] += 1
+    row = {"epoch": state["epoch"], "lr": state["lr"], **train_metrics, **val_metrics,
+           "seconds": round(time.monotonic() - started, 1), "complete": complete}
+    state["history"].append(row)
+    improved = best_is_last or val_loss < state["best"] - 1e-4
+    if improved:
+        state["best"], state["bad_epochs"] = val_loss, 0
+    else:
+        state["bad_epochs"] += 1
+        if opts.schedule == "plateau" and state["bad_epochs"] % opts.decay_after == 0:
+            state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
+    return row, improved
 
 
 def _epoch_line(row: dict, epochs: int) -> str:
