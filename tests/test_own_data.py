@@ -66,7 +66,7 @@ def test_own_keywords_with_the_speech_embedding_export_and_stream(tmp_path):
     r = subprocess.run([sys.executable, "-m", "edge_rnn.cli", *args], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "per label: no 8, stop 8, yes 8" in r.stderr and "2 speakers: george 12, jackson 12" in r.stderr
-    assert "background: 1 recordings" in r.stderr and "validation list (1 speakers)" in r.stderr
+    assert "background: 1 recordings" in r.stderr and "(the data's validation list, 1 speaker)" in r.stderr
     report = export_checkpoints(out / "best.pt", tmp_path / "k.onnx", "int8")
     assert report["parity_max_abs_diff"] <= 1e-4
     contract = Session(tmp_path / "k.onnx").contract

@@ -70,16 +70,16 @@ def build_vocabulary(path: str | Path, max_size: int = 10000) -> Vocabulary:
 
 
 def token_blocks(path: str | Path, vocab: Vocabulary, size: int) -> Iterator[np.ndarray]:
-    """The file's token ids (sentences joined, each ending in <eos>) as int64 arrays of `size`
-    tokens, the last one shorter; only one block is held at a time."""
-    buf = array("q")
+    """The file's token ids (sentences joined, each ending in <eos>) as int32 arrays of `size`
+    tokens (4 bytes a token), the last one shorter; one block is built at a time."""
+    buf = array("i")
     for piece in word_pieces(path):
         buf.extend(vocab.encode(piece))
         while len(buf) >= size:
-            yield np.frombuffer(buf, np.int64, count=size).copy()
+            yield np.frombuffer(buf, np.int32, count=size).copy()  # no local: the reader owns the block
             del buf[:size]
     if buf:
-        yield np.frombuffer(buf, np.int64).copy()
+        yield np.frombuffer(buf, np.int32).copy()
 
 
 def encode_file(path: str | Path, vocab: Vocabulary) -> list[int]:

@@ -56,7 +56,8 @@ def split_speakers(utts: list[Utterance], valid_speaker: str = AUTO):
     if valid_speaker == AUTO and any(u.split == "valid" for u in usable):
         valid = [u for u in usable if u.split == "valid"]
         speakers = len({u.speaker for u in valid})
-        return [u for u in usable if u.split != "valid"], valid, f"the data's validation list ({speakers} speakers)"
+        return ([u for u in usable if u.split != "valid"], valid,
+                f"the data's validation list, {speakers} speaker{'' if speakers == 1 else 's'}")
     if valid_speaker == AUTO:
         counts = Counter(u.speaker for u in usable if u.speaker)
         if not counts:

@@ -40,7 +40,8 @@ class LMData:
 
 
 def batchify(ids, batch: int) -> torch.Tensor:
-    """(batch, steps): the stream cut into `batch` parallel rows, the remainder dropped."""
+    """(batch, steps): the stream cut into `batch` parallel rows, the remainder dropped (for
+    small texts; training reads `TokenRows`)."""
     data = torch.as_tensor(ids, dtype=torch.long)
     steps = data.numel() // batch
     if steps < 2:
@@ -74,14 +75,22 @@ class TokenRows:
 
     def _read(self) -> Iterator[torch.Tensor]:
         for block in token_blocks(self.path, self.vocab, self.part_size):
-            steps = block.size // self.rows
-            if steps < 2:  # the end of a text whose last part is too short to use
-                continue
-            rows = torch.from_numpy(block[: steps * self.rows]).view(self.rows, steps)
-            mine = rows[self.cluster.rank * self.batch : (self.cluster.rank + 1) * self.batch].clone()
-            if self.head is None and self.keep_head:
-                self.head = mine[:, : self.keep_head].clone().to(self.cluster.device)
-            yield mine.to(self.cluster.device)
+            part = self._rows_of(block)
+            del block  # only this process's rows stay while they train
+            if part is not None:
+                yield part
+            part = None  # released before the next part is read
+
+    def _rows_of(self, block) -> torch.Tensor | None:
+        """This process's rows of one part (None: the end of a text too short to use)."""
+        steps = block.size // self.rows
+        if steps < 2:
+            return None
+        rows = torch.from_numpy(block[: steps * self.rows]).view(self.rows, steps)
+        mine = rows if self.cluster.world == 1 else rows[self.cluster.rank * self.batch :][: self.batch].clone()
+        if self.head is None and self.keep_head:
+            self.head = mine[:, : self.keep_head].clone().to(self.cluster.device)
+        return mine.to(self.cluster.device)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         return iter(self._kept) if self._kept is not None else self._read()
@@ -104,7 +113,7 @@ def run_stream(model, data: torch.Tensor, bptt: int, optimizer=None, clip: float
     total, count = 0.0, 0
     for i in range(0, data.size(1) - 1, bptt):
         n = min(bptt, data.size(1) - 1 - i)
-        x, y = data[:, i : i + n], data[:, i + 1 : i + 1 + n]
+        x, y = data[:, i : i + n].long(), data[:, i + 1 : i + 1 + n].long()  # stored as int32
         state = detach_state(state)
         logits, state = model(x, state)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
@@ -162,6 +171,7 @@ def _epoch_trainer(net, train: TokenRows, data: LMData, opts: TrainOptions, clus
             for part in train:
                 t, c = run_stream(net, part, data.bptt, optimizer, opts.clip, out_of_time, bar)
                 total, count = total + t, count + c
+                del part  # before the next part is read
                 if out_of_time():
                     break
         total, count = cluster.sum([total, count])
