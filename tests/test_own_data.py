@@ -186,3 +186,20 @@ def test_noise_folder_becomes_background_of_training_clips(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no WAV files in the --noise folder"):
         load_recordings(data, 8000, noise=tmp_path / "empty", quiet=True)
+
+
+@needs_fsdd
+def test_a_data_set_too_large_to_keep_is_read_at_each_use(tmp_path, monkeypatch):
+    import edge_rnn.training.utterances as utterances
+
+    data = fsdd_subset(tmp_path / "d", ("george",), (0, 3), range(5, 8))
+    kept = utterances.load_recordings(data, 16000, quiet=True).utterances
+    monkeypatch.setattr(utterances, "KEEP_BYTES", 0)
+    read = utterances.load_recordings(data, 16000, quiet=True).utterances
+    assert all(u.keep for u in kept) and not any(u.keep for u in read)
+    files = [f"{d}_george_{i}.wav" for d in (3, 0) for i in (5, 6, 7)]  # sorted: three, then zero
+    for a, b, name in zip(kept, read, files, strict=True):
+        assert (a.word, a.speaker) == (b.word, b.speaker) == ({"3": "three", "0": "zero"}[name[0]], "george")
+        np.testing.assert_array_equal(a.audio, read_wav(FSDD / name, 16000))
+        np.testing.assert_array_equal(b.audio, a.audio)
+        assert b.seconds == pytest.approx(b.audio.size / 16000, abs=1e-3)
