@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -38,11 +39,7 @@ def parse_wav(data: bytes, where: str = "WAV") -> tuple[np.ndarray, int]:
     fmt = None
     for cid, body in _chunks(data):
         if cid == b"fmt ":
-            if len(body) < 16:
-                raise UserError(f"{where} has a truncated format chunk")
-            fmt = struct.unpack_from("<HHIIHH", body)
-            if fmt[0] == _EXTENSIBLE and len(body) >= 26:
-                fmt = (struct.unpack_from("<H", body, 24)[0],) + fmt[1:]
+            fmt = _fmt_of(body, where)
         elif cid == b"data":
             if fmt is None:
                 raise UserError(f"{where} has audio data before its format chunk")
@@ -50,7 +47,8 @@ def parse_wav(data: bytes, where: str = "WAV") -> tuple[np.ndarray, int]:
     raise UserError(f"{where} has no {'format' if fmt is None else 'audio data'} chunk (empty or truncated)")
 
 
-def _decode(body: bytes, fmt: tuple, where: str) -> tuple[np.ndarray, int]:
+def _sample_kind(fmt: tuple, where: str) -> tuple[str, int]:
+    """(numpy kind, bytes per frame) of a format chunk; a format we cannot read is a UserError."""
     code, channels, rate, _, _, bits = fmt
     if not 1 <= channels <= MAX_CHANNELS:
         raise UserError(f"{where} declares {channels} channels; expected 1 to {MAX_CHANNELS}")
@@ -62,7 +60,22 @@ def _decode(body: bytes, fmt: tuple, where: str) -> tuple[np.ndarray, int]:
     if kind is None:
         raise UserError(f"{where}: unsupported WAV encoding (format {code}, {bits} bits); "
                         "use PCM 8/16/24/32-bit or float 32/64-bit")
-    width = bits // 8 * channels
+    return kind, bits // 8 * channels
+
+
+def _fmt_of(body: bytes, where: str) -> tuple:
+    """The fields of a format chunk (the sub-format's code for WAVE_FORMAT_EXTENSIBLE)."""
+    if len(body) < 16:
+        raise UserError(f"{where} has a truncated format chunk")
+    fmt = struct.unpack_from("<HHIIHH", body)
+    if fmt[0] == _EXTENSIBLE and len(body) >= 26:
+        fmt = (struct.unpack_from("<H", body, 24)[0],) + fmt[1:]
+    return fmt
+
+
+def _decode(body: bytes, fmt: tuple, where: str) -> tuple[np.ndarray, int]:
+    code, channels, rate, _, _, bits = fmt
+    kind, width = _sample_kind(fmt, where)
     usable = len(body) // width * width
     if usable == 0:
         raise UserError(f"{where} holds no audio samples")
@@ -99,6 +112,60 @@ def read_wav(path: str | Path, target_rate: int) -> np.ndarray:
     if not path.is_file():
         raise UserError(f"audio file not found: {path}")
     samples, rate = parse_wav(path.read_bytes(), str(path))
+    return to_mono_at(samples, rate, target_rate)
+
+
+class WavInfo(NamedTuple):
+    """What a WAV file's header says: enough to check it and to read a stretch of it."""
+
+    rate: int
+    frames: int  # whole frames of audio present (a data chunk cut short counts what is there)
+    offset: int  # byte offset of the first frame
+    fmt: tuple  # the format chunk's fields
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
+
+
+def probe_wav(path: str | Path) -> WavInfo:
+    """Check a WAV file by its chunk headers alone (a few hundred bytes read, the audio not
+    decoded): the same refusals as `read_wav`, as a UserError naming the file."""
+    path, where = Path(path), str(path)
+    if not path.is_file():
+        raise UserError(f"audio file not found: {path}")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise UserError(f"{where} is not a WAV file (no RIFF/WAVE header)")
+        fmt, pos = None, 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            cid, length = struct.unpack("<4sI", f.read(8))
+            if cid == b"fmt ":
+                fmt = _fmt_of(f.read(length), where)
+            elif cid == b"data":
+                if fmt is None:
+                    raise UserError(f"{where} has audio data before its format chunk")
+                _, width = _sample_kind(fmt, where)
+                frames = min(length, size - pos - 8) // width
+                if frames == 0:
+                    raise UserError(f"{where} holds no audio samples")
+                return WavInfo(fmt[2], frames, pos + 8, fmt)
+            pos += 8 + length + (length & 1)
+    raise UserError(f"{where} has no {'format' if fmt is None else 'audio data'} chunk (empty or truncated)")
+
+
+def read_wav_span(path: str | Path, info: WavInfo, start: int, end: int, target_rate: int) -> np.ndarray:
+    """Frames [start, end) of a probed WAV file as mono float32 at `target_rate`; only those
+    frames are read."""
+    _, width = _sample_kind(info.fmt, str(path))
+    start, end = max(0, start), min(info.frames, end)
+    with open(path, "rb") as f:
+        f.seek(info.offset + start * width)
+        body = f.read(max(0, end - start) * width)
+    samples, rate = _decode(body, info.fmt, str(path))
     return to_mono_at(samples, rate, target_rate)
 
 

@@ -106,3 +106,30 @@ def test_random_metadata_parses_or_is_refused(good):
             assert 1 <= contract.horizon <= 10000 and 1 <= contract.interval_s and 0 <= contract.max_gap
             assert set(contract.time_features) <= {"hour", "day"}
     assert outcomes["refused"] > 500 and outcomes["ok"] > 20
+
+
+def test_header_probe_agrees_with_the_decoder(tmp_path):
+    """Training checks files by their headers alone (probe_wav) and reads only a word's frames
+    (read_wav_span): on mutated files both refuse what read_wav refuses and read what it reads."""
+    from edge_rnn.runtime.audio import probe_wav, read_wav, read_wav_span
+
+    rng = np.random.default_rng(11)
+    tone = (0.9 * np.sin(np.arange(800) / 7.0)).astype(np.float32)
+    seeds = [wav_bytes(tone, rate, bits, floating) for rate, bits, floating in
+             [(8000, 16, False), (16000, 8, False), (44100, 24, False), (8000, 32, True)]]
+    path, outcomes = tmp_path / "f.wav", set()
+    for i in range(600):
+        path.write_bytes(_mutate(seeds[i % len(seeds)], rng))
+        try:
+            whole = read_wav(path, 8000) if path.stat().st_size < 400_000 else None
+        except UserError as e:
+            with pytest.raises(UserError) as probed:
+                probe_wav(path)
+            assert str(probed.value) == str(e)
+            outcomes.add("refused")
+            continue
+        info = probe_wav(path)
+        if whole is not None:
+            np.testing.assert_array_equal(read_wav_span(path, info, 0, info.frames, 8000), whole)
+            outcomes.add("read")
+    assert outcomes == {"refused", "read"}

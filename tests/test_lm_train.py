@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -136,3 +137,38 @@ def test_max_minutes_says_it_stopped_training(tmp_path, corpus, capsys):
     result = json.loads(captured.out)
     assert result["stopped_by"] == "time" and result["epochs_run"] == 1
     assert "epoch epoch" not in captured.err and "epoch 1/50:" in captured.err
+
+
+def test_text_in_parts_and_in_shares(corpus, tmp_path):
+    """A text longer than --memory-tokens is read again in parts at each pass; N processes hold
+    the rows one process with N times the batch holds."""
+    import math
+
+    from edge_rnn.cli import main
+    from edge_rnn.training.corpus import count_words, token_blocks, vocabulary_of
+    from edge_rnn.training.distributed import Cluster
+    from edge_rnn.training.lm import TokenRows
+
+    counts, tokens = count_words(corpus[0])
+    vocab = vocabulary_of(counts, 100)
+    ids = encode_file(corpus[0], vocab)
+    assert tokens == len(ids) and torch.equal(torch.from_numpy(np.concatenate(list(token_blocks(corpus[0], vocab, 999)))),
+                                              torch.tensor(ids, dtype=torch.int32))
+    whole = batchify(ids, 8)
+    for rank in (0, 1):
+        mine = list(TokenRows(corpus[0], vocab, tokens, 4, Cluster(rank, 2), 10**9))
+        assert len(mine) == 1 and torch.equal(mine[0].long(), whole[rank * 4 : (rank + 1) * 4])
+    parts = TokenRows(corpus[0], vocab, tokens, 4, Cluster(), 1000)
+    first, again = [p.clone() for p in parts], list(parts)
+    size = math.ceil(tokens / 3)
+    assert len(first) == 3 and all(torch.equal(a, b) for a, b in zip(first, again))
+    for i, part in enumerate(first):
+        assert torch.equal(part.long(), batchify(ids[i * size : (i + 1) * size], 4))
+    assert parts.batches(10) == sum(math.ceil((p.size(1) - 1) / 10) for p in first)
+    train, valid = corpus
+    args = ["train", "lm", "--data", str(train), "--valid", str(valid), "--out", str(tmp_path), "--hidden", "16",
+            "--embedding", "8", "--epochs", "2", "--batch-size", "4", "--bptt", "10", "--lr", "5",
+            "--memory-tokens", "1000", "--threads", "1", "--quiet"]
+    assert main(args) == 0
+    history = json.loads((tmp_path / "metrics.json").read_text())
+    assert history[-1]["val_loss"] < history[0]["val_loss"] and history[-1]["tokens_per_s"] > 0

@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         code = app(args=argv, standalone_mode=False)
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
     except UserError as e:
-        print(f"edge-rnn: error: {e}", file=sys.stderr)
+        rank = os.environ.get("RANK", "0")  # under torchrun every process reports; say which
+        print(f"edge-rnn: error{'' if rank == '0' else f' (rank {rank})'}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

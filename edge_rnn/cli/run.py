@@ -105,7 +105,10 @@ def stream_cmd(
 def eval_cmd(
     model: Optional[str] = ModelOption,
     text: Optional[Path] = typer.Option(None, help="language model: text to score"),
-    data: Optional[Path] = typer.Option(None, help="keyword spotting: folder of WORD_SPEAKER_INDEX.wav recordings"),
+    data: Optional[Path] = typer.Option(None, help="keyword spotting: recordings in any layout train kws reads "
+                                        "(word folders, WORD_SPEAKER_INDEX.wav files, or a manifest)"),
+    split: Optional[str] = typer.Option(None, help="keyword spotting: only the train, valid or test recordings "
+                                        "(validation_list.txt / testing_list.txt, or a manifest's split column)"),
     chunk: int = typer.Option(256, min=1, max=100000, help="language model: tokens per call"),
     threads: int = typer.Option(1, min=1, max=256, help="onnxruntime intra-op threads"),
     plot: Optional[Path] = typer.Option(None, help="keyword spotting: write a DET curve PNG"),
@@ -150,7 +153,9 @@ def eval_cmd(
         from edge_rnn.evaluation.plots import check_plot
 
         check_plot(plot)
-    result = evaluate_kws(session, data, speakers, noise_hours, plot, quiet)
+    if split is not None and split not in ("train", "valid", "test"):
+        raise UserError(f"--split must be train, valid or test, got {split!r}")
+    result = evaluate_kws(session, data, speakers, noise_hours, plot, quiet, split)
     if result["speakers_heard_in_training"]:
         heard = ", ".join(result["speakers_heard_in_training"])
         print(f"note: {session.path.name} was trained on {heard}: those figures are not held-out", file=sys.stderr)

@@ -30,6 +30,8 @@ Threads = Annotated[int, typer.Option(min=0, max=1024, help="torch threads (0: a
 Resume = Annotated[bool, typer.Option(help="continue from OUT/last.pt (same options)")]
 LogEvery = Annotated[int, typer.Option(min=0, help="a line in OUT/metrics.jsonl every N optimizer steps "
                                        "(0: one per epoch only)")]
+Device = Annotated[str, typer.Option(help="auto (a CUDA GPU when there is one), cpu or cuda; under torchrun, "
+                                          "one GPU per process")]
 
 
 def _config(kind, **kwargs):
@@ -53,7 +55,10 @@ def _speed_range(text: str) -> tuple[float, float]:
 
 
 def _done(best: dict, out: Path, as_json: bool) -> None:
-    emit({**best, "checkpoint": str(out / "best.pt")}, as_json)
+    from edge_rnn.training.distributed import launched_rank
+
+    if launched_rank() == 0:  # under torchrun, rank 0 speaks for the run
+        emit({**best, "checkpoint": str(out / "best.pt")}, as_json)
 
 
 @app.command("lm")
@@ -67,11 +72,14 @@ def train_lm_cmd(
     text_rules: str = typer.Option("none", help="how text becomes words, for training and then in the model: none "
                                    "(words between spaces, a line a sentence), ptb (Penn Treebank's: lower case, "
                                    "clitics split, numbers as N, no punctuation, . ? ! end sentences) or a JSON file"),
+    memory_tokens: int = typer.Option(20_000_000, min=1000, help="a longer text is read in parts of this many "
+                                      "tokens at each epoch instead of held in memory"),
     optimizer: Optimizer = "sgd", lr: Lr = 20.0, clip: Clip = 0.25, patience: Patience = 3, seed: Seed = 1111,
-    threads: Threads = 0, resume: Resume = False, log_every: LogEvery = 100, quiet: Quiet = False,
-    json_out: JsonOut = False,
+    threads: Threads = 0, device: Device = "auto", resume: Resume = False, log_every: LogEvery = 100,
+    quiet: Quiet = False, json_out: JsonOut = False,
 ):
-    """Train a word-level language model."""
+    """Train a word-level language model (several processes: torchrun --nproc-per-node N -m edge_rnn.cli
+    train lm ...; --batch-size is per process)."""
     need_torch()
     from edge_rnn.config import LMConfig
     from edge_rnn.runtime.textrules import rules_option
@@ -83,35 +91,43 @@ def train_lm_cmd(
         if path is not None and not path.is_file():
             raise UserError(f"text file not found: {path}")
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
-                        patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet,
+                        patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
                         log_every=log_every)
-    lm_data = LMData(data, valid, vocab_size, batch_size, bptt, rules_option(text_rules))
+    lm_data = LMData(data, valid, vocab_size, batch_size, bptt, memory_tokens, rules_option(text_rules))
     _done(train_lm(config, lm_data, opts), out, json_out)
 
 
 @app.command("kws")
 def train_kws_cmd(
-    data: Path = typer.Option(..., help="folder of WORD_SPEAKER_INDEX.wav recordings"),
+    data: Path = typer.Option(..., help="recordings: a folder of WORD/ sub-folders (Speech Commands) or of "
+                              "WORD_SPEAKER_INDEX.wav files, or a manifest (.csv or .jsonl: path, label, speaker, "
+                              "start, end, split)"),
     out: Out = ...,
     keywords: str = typer.Option("zero,one,two,three,four,five,six,seven,eight,nine",
-                                 help="comma-separated keywords; other speech is unknown"),
-    valid_speaker: str = typer.Option("nicolas", help="speaker held out for validation; none: train on every "
+                                 help="comma-separated keywords, any labels in --data; the other labels are "
+                                 "unknown speech"),
+    valid_speaker: str = typer.Option("auto", help="speaker held out for validation; auto: the data's validation "
+                                      "list, else the speaker with the most recordings; none: train on every "
                                       "speaker and keep the last epoch"),
+    noise: Optional[Path] = typer.Option(None, help="a folder of your own background recordings (WAV) to mix "
+                                         "into training clips"),
     front_end: str = typer.Option("logmel", help="logmel (learned from --data alone) or speech-embedding (a "
                                   "frozen pretrained speech embedding every 80 ms; only the recurrent layers learn)"),
     cell: Cell = "gru", hidden: Hidden = "64,64", dropout: Dropout = 0.1, epochs: Epochs = 30,
     max_minutes: MaxMinutes = 0.0,
-    clips_per_epoch: int = typer.Option(2000, min=1, help="noisy training clips made per epoch"),
+    clips_per_epoch: int = typer.Option(2000, min=1, help="noisy training clips made per epoch (by all processes "
+                                        "together)"),
     clip_seconds: float = typer.Option(4.0, min=0.5, max=60.0),
     speed: str = typer.Option("0.8,1.25", help="MIN,MAX speed factor of training words (faster is also "
                               "higher in pitch and formants)"),
     batch_size: BatchSize = 32, optimizer: Optimizer = "adam", lr: Lr = 3e-3, clip: Clip = 1.0,
     patience: Patience = 4,
     schedule: str = typer.Option("cosine", help="cosine (lr to 0 over --epochs) or plateau (cut on no improvement)"),
-    seed: Seed = 1111, threads: Threads = 0, resume: Resume = False, log_every: LogEvery = 100, quiet: Quiet = False,
-    json_out: JsonOut = False,
+    seed: Seed = 1111, threads: Threads = 0, device: Device = "auto", resume: Resume = False,
+    log_every: LogEvery = 100, quiet: Quiet = False, json_out: JsonOut = False,
 ):
-    """Train a keyword spotter on raw audio (the front end is inside the model)."""
+    """Train a keyword spotter on raw audio (the front end is inside the model). Several processes:
+    torchrun --nproc-per-node N -m edge_rnn.cli train kws ...; --batch-size is per process."""
     need_torch()
     from edge_rnn.config import EMBEDDING_HOP, KWSConfig
     from edge_rnn.runtime.labels import keyword_labels
@@ -124,9 +140,10 @@ def train_kws_cmd(
     config = _config(KWSConfig, cell=cell, hidden=hidden, dropout=dropout, front_end=front_end,
                      labels=keyword_labels(parse_keywords(keywords)), **framing)
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
-                        patience=patience, seed=seed, threads=threads, resume=resume, quiet=quiet, decay_after=2,
-                        schedule=schedule, log_every=log_every)
-    kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, ClipOptions(clip_seconds, _speed_range(speed)))
+                        patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
+                        decay_after=2, schedule=schedule, log_every=log_every)
+    kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, ClipOptions(clip_seconds, _speed_range(speed)),
+                       noise=noise)
     _done(train_kws(config, kws_data, opts), out, json_out)
 
 

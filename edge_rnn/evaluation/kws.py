@@ -21,7 +21,7 @@ from edge_rnn.runtime.detector import Detector, DetectorConfig
 from edge_rnn.runtime.kws import KeywordSpotter
 from edge_rnn.runtime.session import Session
 from edge_rnn.training.noise import background
-from edge_rnn.training.utterances import DIGITS, load_utterances
+from edge_rnn.training.utterances import DIGITS, load_recordings
 
 HIT_WINDOW_S = 1.0
 DET_THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 ... 0.95, and the model's own
@@ -120,13 +120,15 @@ def det_curve(speech_probs, noise_probs, truth, labels, frame_s: float, base: De
     return curve
 
 
-def evaluate_kws(session: Session, folder: Path, speakers: str | None, noise_hours: float,
-                 plot: Path | None, quiet: bool) -> dict:
+def evaluate_kws(session: Session, data: Path, speakers: str | None, noise_hours: float,
+                 plot: Path | None, quiet: bool, split: str | None = None) -> dict:
     """Per-utterance accuracy, detection in one long stream of every utterance, false accepts in
-    noise alone, and the DET curve, all through the streaming runtime."""
+    noise alone, and the DET curve, all through the streaming runtime. `data` is any layout
+    `train kws` reads; `speakers` and `split` keep only those recordings."""
     c = session.contract
     rate, frame_s = c.sample_rate, c.hop / c.sample_rate
-    utts = load_utterances(folder, rate, [s.strip() for s in speakers.split(",")] if speakers else None)
+    who = [s.strip() for s in speakers.split(",") if s.strip()] if speakers else None
+    utts = load_recordings(data, rate, speakers=who, split=split, quiet=quiet, background=False).utterances
     base = DetectorConfig.from_dict(c.detector)
     result = per_utterance(session, utts, base, quiet)
     rng = np.random.default_rng(2024)

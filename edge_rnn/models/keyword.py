@@ -76,7 +76,7 @@ class KeywordNet(nn.Module):
     @torch.no_grad()
     def fit_normalisation(self, audio: torch.Tensor) -> None:
         """Set the front end's per-feature mean and std from (batch, samples) training audio."""
-        state = self.init_state(audio.size(0))
+        state = self.init_state(audio.size(0), audio.device)
         feats, _ = self.front(audio, state[: self.front_states])
         flat = feats.reshape(-1, feats.size(-1))  # (batch * frames, features)
         self.frontend.mean.copy_(flat.mean(0))

@@ -109,8 +109,9 @@ def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], 
 
 def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
               samples: int, hop: int, rng: np.random.Generator, options: ClipOptions | None = None,
-              rate: int = 8000) -> tuple[np.ndarray, np.ndarray]:
-    """A clip of `samples` audio at `rate` with 0-3 words in noise, and its per-frame labels."""
+              rate: int = 8000, noise: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A clip of `samples` audio at `rate` with 0-3 words in noise (some of it from the recorded
+    background `noise`, when given), and its per-frame labels."""
     options = options or ClipOptions()
     speech = np.zeros(samples, np.float32)
     segments = []
@@ -128,6 +129,6 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
         level = np.sqrt(np.mean(active ** 2)) / 10 ** (rng.uniform(5, 40) / 20)  # SNR 5-40 dB
     else:
         level = 10 ** (rng.uniform(-75, -20) / 20)
-    audio = np.clip(speech + background_track(samples, level, rng, rate), -1.0, 1.0)
+    audio = np.clip(speech + background_track(samples, level, rng, rate, noise), -1.0, 1.0)
     tail = max(1, round(0.2 * rate / hop))  # label 0.2 s after each word (20 frames of 10 ms)
     return audio.astype(np.float32), frame_labels_for(samples // hop, hop, segments, tail)

@@ -1,5 +1,6 @@
-"""Keyword-spotting training: noisy clips made on the fly from the training speakers' words, one
-whole speaker held out for validation, per-frame cross-entropy with word onsets ignored."""
+"""Keyword-spotting training: noisy clips made on the fly from the training recordings, held-out
+recordings (a validation list, or one whole speaker) for validation, per-frame cross-entropy with
+word onsets ignored."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dataclasses
 import json
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,37 +24,55 @@ from edge_rnn.runtime.detector import default_detector
 from edge_rnn.runtime.errors import UserError
 
 from .clips import IGNORE, ClipOptions, make_clip
+from .distributed import Cluster
 from .loop import TrainOptions, fit, seed_everything
-from .utterances import Utterance, load_utterances
+from .utterances import Utterance, describe, load_recordings
 
+AUTO = "auto"  # --valid-speaker auto: the data's validation list, else the speaker with the most recordings
 NO_VALID = "none"  # --valid-speaker none: train on every speaker (a final fit of a recipe chosen earlier)
 
 
 @dataclass
 class KWSData:
-    folder: Path
-    valid_speaker: str = "nicolas"
-    clips_per_epoch: int = 2000
-    batch_size: int = 32
+    folder: Path  # a folder in any layout datasets.py knows, or a manifest file
+    valid_speaker: str = AUTO
+    clips_per_epoch: int = 2000  # over all processes together
+    batch_size: int = 32  # clips per process and step
     clips: ClipOptions = field(default_factory=ClipOptions)
+    noise: Path | None = None  # a folder of background recordings
 
     def settings(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
 
 
-def split_speakers(utts: list[Utterance], valid_speaker: str):
-    """(training, validation) recordings. With `none`, every speaker trains and there is no
-    held-out voice: validation clips then come from the training speakers and only show fit."""
+def split_speakers(utts: list[Utterance], valid_speaker: str = AUTO):
+    """(training, validation, what was held out). Recordings the data marks as test are in
+    neither. `auto`: the data's validation list when it has one, else the speaker with the most
+    recordings. With `none`, every speaker trains and validation clips come from the training
+    speakers (they only show fit)."""
+    usable = [u for u in utts if u.split != "test"]
     if valid_speaker == NO_VALID:
-        return utts, utts
-    train = [u for u in utts if u.speaker != valid_speaker]
-    valid = [u for u in utts if u.speaker == valid_speaker]
+        return usable, usable, "none held out: validation clips are of training speakers and best.pt is the last epoch"
+    if valid_speaker == AUTO and any(u.split == "valid" for u in usable):
+        valid = [u for u in usable if u.split == "valid"]
+        speakers = len({u.speaker for u in valid})
+        return ([u for u in usable if u.split != "valid"], valid,
+                f"the data's validation list, {speakers} speaker{'' if speakers == 1 else 's'}")
+    if valid_speaker == AUTO:
+        counts = Counter(u.speaker for u in usable if u.speaker)
+        if not counts:
+            raise UserError("the data names no speakers, so none can be held out: give a validation list "
+                            "(validation_list.txt, or a split column in a manifest), or --valid-speaker none")
+        valid_speaker = min(counts, key=lambda s: (-counts[s], s))
+    train = [u for u in usable if u.speaker != valid_speaker]
+    valid = [u for u in usable if u.speaker == valid_speaker]
     if not valid:
-        speakers = sorted({u.speaker for u in utts})
+        speakers = sorted({u.speaker for u in usable})
         raise UserError(f"--valid-speaker {valid_speaker!r} has no recordings; speakers: {', '.join(speakers)}")
     if not train:
-        raise UserError("no training speakers left after holding out the validation speaker")
-    return train, valid
+        raise UserError(f"holding out {valid_speaker} for validation leaves no one to train on: give recordings "
+                        "of more speakers, or --valid-speaker none")
+    return train, valid, f"held-out speaker {valid_speaker}"
 
 
 def by_word(utts: list[Utterance]) -> dict[str, list[Utterance]]:
@@ -63,14 +82,34 @@ def by_word(utts: list[Utterance]) -> dict[str, list[Utterance]]:
     return words
 
 
+def shard(utts: list[Utterance], cluster: Cluster) -> list[Utterance]:
+    """This rank's share of the training recordings: every `world`-th recording of each word (all
+    of a word with fewer recordings than ranks), so each rank has every word."""
+    if cluster.world == 1:
+        return utts
+    mine = [u for group in by_word(utts).values()
+            for u in (group if len(group) < cluster.world else group[cluster.rank :: cluster.world])]
+    return sorted(mine, key=lambda u: u.index)
+
+
+def check_keywords(keywords: list[str], utts: list[Utterance], where: str) -> None:
+    """A UserError naming the keywords that `utts` lack, and the labels they have."""
+    counts = Counter(u.word for u in utts)
+    missing = [k for k in keywords if k not in counts]
+    if missing:
+        labels = ", ".join(w for w, _ in counts.most_common(30)) + (", ..." if len(counts) > 30 else "")
+        raise UserError(f"no recordings of keyword(s) {', '.join(missing)} in {where}; its labels: {labels}")
+
+
 def make_batch(utts: list[Utterance], keyword_ids: dict[str, int], count: int, samples: int, hop: int,
-               rng: np.random.Generator, options: ClipOptions | None = None, rate: int = 8000):
+               rng: np.random.Generator, options: ClipOptions | None = None, rate: int = 8000,
+               noise: list[np.ndarray] | None = None):
     """(audio (count, samples), labels (count, samples / hop)) of `count` fresh clips."""
     words = by_word(utts)
     missing = [k for k in keyword_ids if k not in words]
     if missing:
         raise UserError(f"no recordings of keyword(s) {', '.join(missing)}")
-    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng, options, rate) for _ in range(count)]
+    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng, options, rate, noise) for _ in range(count)]
     return torch.from_numpy(np.stack([c[0] for c in clips])), torch.from_numpy(np.stack([c[1] for c in clips]))
 
 
@@ -79,7 +118,7 @@ def frame_metrics(model, audio, labels, batch: int) -> tuple[float, float]:
     total, correct, count = 0.0, 0, 0
     for i in range(0, audio.size(0), batch):
         x, y = audio[i : i + batch], labels[i : i + batch]
-        logits, _ = model(x, model.init_state(x.size(0)))
+        logits, _ = model(x, model.init_state(x.size(0), x.device))
         mask = y != IGNORE
         total += F.cross_entropy(logits[mask], y[mask], reduction="sum").item()
         correct += int((logits.argmax(-1)[mask] == y[mask]).sum())
@@ -96,49 +135,76 @@ def new_model(config: KWSConfig) -> KeywordNet:
     return model
 
 
+def _recordings(config: KWSConfig, data: KWSData, opts: TrainOptions):
+    """(training, validation, background recordings), checked and summarised in the log."""
+    recs = load_recordings(data.folder, config.sample_rate, data.noise, quiet=opts.quiet)
+    keywords = keywords_of(config.labels)
+    check_keywords(keywords, recs.utterances, str(data.folder))
+    train, valid, who = split_speakers(recs.utterances, data.valid_speaker)
+    check_keywords(keywords, train, "the training recordings")
+    check_keywords(keywords, valid, "the validation recordings")
+    for line in describe(recs.summary()) + recs.notes:
+        note(line, opts.quiet)
+    long = sum(u.seconds > data.clips.seconds / 2 for u in train)
+    if long:
+        note(f"{long} recordings are longer than half of --clip-seconds ({data.clips.seconds:g} s) and seldom fit "
+             "in a training clip; raise --clip-seconds, or give each word's start and end in a manifest", opts.quiet)
+    note(f"{len(train)} training and {len(valid)} validation recordings ({who}); keywords {', '.join(keywords)}",
+         opts.quiet)
+    return train, valid, recs.background
+
+
 def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions) -> dict:
-    seed_everything(opts.seed, opts.threads)
-    rng = np.random.default_rng(opts.seed)
-    train_utts, valid_utts = split_speakers(load_utterances(data.folder, config.sample_rate), data.valid_speaker)
-    keyword_ids = {k: i for i, k in enumerate(config.labels) if i >= FIRST_KEYWORD}
-    rate, hop = config.sample_rate, config.hop
-    samples = int(data.clips.seconds * rate) // hop * hop
-    held_out = data.valid_speaker != NO_VALID
-    who = (f"held-out speaker {data.valid_speaker}" if held_out else
-           "none held out: validation clips are of training speakers and best.pt is the last epoch")
-    note(f"{len(train_utts)} training and {len(valid_utts)} validation recordings ({who}); "
-         f"keywords {', '.join(keywords_of(config.labels))}", opts.quiet)
-    model = new_model(config)
-    model.fit_normalisation(make_batch(train_utts, keyword_ids, 64, samples, hop, rng, rate=rate)[0])
-    valid_audio, valid_labels = make_batch(valid_utts, keyword_ids, 300, samples, hop,
-                                           np.random.default_rng(12345), rate=rate)
+    """Train a keyword spotter on `data` (any layout) and return the best epoch's metrics."""
+    with Cluster.start(opts.device) as cluster:
+        opts = dataclasses.replace(opts, quiet=opts.quiet or not cluster.main)
+        seed_everything(opts.seed, opts.threads)
+        train_utts, valid_utts, noise = _recordings(config, data, opts)
+        keyword_ids = {k: i for i, k in enumerate(config.labels) if i >= FIRST_KEYWORD}
+        rate, hop = config.sample_rate, config.hop
+        samples = int(data.clips.seconds * rate) // hop * hop
+        clips = lambda utts, count, rng, options=None: [
+            t.to(cluster.device) for t in make_batch(utts, keyword_ids, count, samples, hop, rng, options, rate, noise)]
+        rng = np.random.default_rng(opts.seed)
+        model = new_model(config).to(cluster.device)
+        model.fit_normalisation(clips(train_utts, 64, rng)[0])  # the same on every rank
+        if cluster.rank:  # each rank its own clips and dropout; the weights are rank 0's (DDP)
+            rng = np.random.default_rng([opts.seed, cluster.rank])
+            torch.manual_seed(opts.seed + cluster.rank)
+        mine, net = shard(train_utts, cluster), cluster.wrap(model)
+        valid = clips(valid_utts, 300, np.random.default_rng(12345)) if cluster.main else None
+        batches = math.ceil(data.clips_per_epoch / (data.batch_size * cluster.world))
 
-    def train_epoch(optimizer, deadline, record):
-        batches = math.ceil(data.clips_per_epoch / data.batch_size)
-        total, count = 0.0, 0
-        with Progress(batches, "train", enabled=not opts.quiet) as bar:
-            for _ in range(batches):
-                x, y = make_batch(train_utts, keyword_ids, data.batch_size, samples, hop, rng, data.clips, rate)
-                logits, _ = model(x, model.init_state(x.size(0)))
-                loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if opts.clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), opts.clip)
-                optimizer.step()
-                value = loss.item()
-                record(value)
-                total, count = total + value, count + 1
-                bar.update(1, f"loss {total / count:.4f}")
-                if time.monotonic() > deadline:
-                    break
-        return {"train_loss": total / count}
+        def train_epoch(optimizer, out_of_time, record):
+            started, total, count = time.monotonic(), 0.0, 0
+            with Progress(batches, "train", enabled=not opts.quiet) as bar:
+                for _ in range(batches):
+                    x, y = clips(mine, data.batch_size, rng, data.clips)
+                    logits, _ = net(x, model.init_state(x.size(0), x.device))
+                    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if opts.clip > 0:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), opts.clip)
+                    optimizer.step()
+                    value = loss.item()
+                    record(value)
+                    total, count = total + value, count + 1
+                    bar.update(1, f"loss {total / count:.4f}")
+                    if out_of_time():
+                        break
+            total, steps = cluster.sum([total, count])
+            return {"train_loss": total / steps,
+                    "clips_per_s": round(steps * data.batch_size / (time.monotonic() - started), 1)}
 
-    def evaluate():
-        loss, acc = frame_metrics(model, valid_audio, valid_labels, 64)
-        return loss, {"val_loss": loss, "val_frame_acc": acc}
+        def evaluate():
+            loss, acc = frame_metrics(model, valid[0], valid[1], 64)
+            return loss, {"val_loss": loss, "val_frame_acc": acc}
 
-    extra = {"detector": default_detector(hop / rate), "valid_speaker": data.valid_speaker if held_out else None,
-             "train_speakers": sorted({u.speaker for u in train_utts}),
-             "settings": json.dumps({"train": opts.settings(), "data": data.settings()})}
-    return fit(model, config, opts, train_epoch, evaluate, extra, best_is_last=not held_out)
+        held_out = data.valid_speaker != NO_VALID
+        valid_speakers = sorted({u.speaker for u in valid_utts if u.speaker}) if held_out else []
+        extra = {"detector": default_detector(hop / rate), "valid_speakers": valid_speakers,
+                 "valid_speaker": valid_speakers[0] if len(valid_speakers) == 1 else None,
+                 "train_speakers": sorted({u.speaker for u in train_utts if u.speaker}),
+                 "settings": json.dumps({"train": opts.settings(), "data": data.settings()})}
+        return fit(model, config, opts, train_epoch, evaluate, extra, best_is_last=not held_out, cluster=cluster)

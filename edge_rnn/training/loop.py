@@ -1,8 +1,9 @@
 """The training loop shared by every task: epochs, learning-rate schedule, early stopping, a time
 limit, per-epoch metrics and resumable atomic checkpoints.
 
-A task supplies `train_epoch(optimizer, deadline, record) -> dict`, calling `record(loss)` after
-each optimizer step, and `evaluate() -> (loss, dict)`.
+A task supplies `train_epoch(optimizer, out_of_time, record) -> dict`, calling `record(loss)` after
+each optimizer step, and `evaluate() -> (loss, dict)`. In a run of several processes
+(training/distributed.py) rank 0 alone evaluates and writes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from edge_rnn.progress import note
 from edge_rnn.runtime.errors import UserError
 from edge_rnn.runtime.fileio import recover, write_set
 
+from .distributed import Cluster
 from .runlog import RunLog
 
 
@@ -44,6 +46,7 @@ class TrainOptions:
     clip: float = 0.25
     seed: int = 1111
     threads: int = 0  # torch intra-op threads; 0: torch's default (all cores)
+    device: str = "auto"  # auto (a GPU when there is one), cpu or cuda
     log_every: int = 100  # a metrics.jsonl line every this many steps (0: per epoch only)
     resume: bool = False
     quiet: bool = False
@@ -59,6 +62,8 @@ class TrainOptions:
             raise UserError("--threads must be between 0 (all cores) and 1024")
         if self.log_every < 0:
             raise UserError("--log-every must be >= 0 (0: one line per epoch)")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise UserError(f"--device must be auto, cpu or cuda, got {self.device!r}")
         if Path(self.out).exists() and not Path(self.out).is_dir():
             raise UserError(f"--out {self.out} is a file; give a folder for the run's checkpoints")
 
@@ -103,20 +108,26 @@ def save_epoch(out: Path, model, config: ModelConfig, extra: dict, state: dict, 
     write_set(out, writers)
 
 
-def _resume(out: Path, model, optimizer, config: ModelConfig, opts: TrainOptions, extra: dict) -> dict | None:
-    """The saved progress of a run in `out`, loaded into model and optimizer (None: start anew)."""
-    if not (opts.resume and (out / "last.pt").is_file()):
+def _resume(out: Path, model, optimizer, config: ModelConfig, opts: TrainOptions, extra: dict,
+            cluster: Cluster) -> dict | None:
+    """The saved progress of a run in `out`, loaded into model and optimizer (None: start anew).
+    Rank 0 reads the checkpoint and every rank loads what it read."""
+    saved = None
+    if cluster.main and opts.resume and (out / "last.pt").is_file():
+        ckpt = load_checkpoint(out / "last.pt")
+        if ckpt["config"] != config:
+            raise UserError(f"{out / 'last.pt'} was trained with another model config; give a new --out "
+                            "or the same options as that run")
+        if "text_rules" in ckpt and ckpt["text_rules"] != extra.get("text_rules"):
+            raise UserError(f"{out / 'last.pt'} was trained with other --text-rules; give a new --out "
+                            "or the same options as that run")
+        saved = {k: ckpt[k] for k in ("model", "optimizer", "train")}
+    saved = cluster.share(saved)
+    if saved is None:
         return None
-    ckpt = load_checkpoint(out / "last.pt")
-    if ckpt["config"] != config:
-        raise UserError(f"{out / 'last.pt'} was trained with another model config; give a new --out "
-                        "or the same options as that run")
-    if "text_rules" in ckpt and ckpt["text_rules"] != extra.get("text_rules"):
-        raise UserError(f"{out / 'last.pt'} was trained with other --text-rules; give a new --out "
-                        "or the same options as that run")
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    state = json.loads(ckpt["train"])
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    state = json.loads(saved["train"])
     note(f"resuming after epoch {state['epoch']} (lr {state['lr']:.4g})", opts.quiet)
     return state
 
@@ -128,55 +139,41 @@ def _learning_rate(state: dict, opts: TrainOptions) -> float:
 
 
 def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
-        train_epoch: Callable[[torch.optim.Optimizer, float, Callable[[float], None]], dict],
-        evaluate: Callable[[], tuple[float, dict]],
-        extra: dict[str, Any], best_is_last: bool = False) -> dict:
+        train_epoch: Callable[[torch.optim.Optimizer, Callable[[], bool], Callable[[float], None]], dict],
+        evaluate: Callable[[], tuple[float, dict]], extra: dict[str, Any], best_is_last: bool = False,
+        cluster: Cluster | None = None) -> dict:
     """Train until epochs, patience or time run out. Writes last.pt, best.pt and metrics (and
     metrics.jsonl as it goes, curves.png at the end: runlog.py).
 
-    `extra` is stored in every checkpoint (the vocabulary or labels, the training settings).
-    Returns the best epoch's metrics and why training stopped. With `best_is_last` (no held-out
-    data to choose by), every epoch counts as an improvement: best.pt is the latest epoch.
+    `train_epoch(optimizer, out_of_time, record)` trains one epoch, calling `record(loss)` after
+    each optimizer step and stopping early when `out_of_time()` (a call every rank makes at the
+    same steps) says so, and returns its metrics for all ranks.
+    `evaluate()` runs on rank 0 alone. `extra` is stored in every checkpoint (the vocabulary or
+    labels, the training settings). Returns the best epoch's metrics and why training stopped.
+    With `best_is_last` (no held-out data to choose by), every epoch counts as an improvement:
+    best.pt is the latest epoch.
     """
+    cluster = cluster or Cluster()
     out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    recover(out)  # finish what a killed run left half-written
+    if cluster.main:
+        out.mkdir(parents=True, exist_ok=True)
+        recover(out)  # finish what a killed run left half-written
     optimizer = make_optimizer(model, opts)
-    state = _resume(out, model, optimizer, config, opts, extra) or {
+    state = _resume(out, model, optimizer, config, opts, extra, cluster) or {
         "epoch": 0, "lr": opts.lr, "best": math.inf, "bad_epochs": 0, "history": []}
-    log = RunLog(out, opts.log_every)
+    log = RunLog(out, opts.log_every, enabled=cluster.main)
     log.restart(state)
-    started_run = time.monotonic()
-    deadline = started_run + opts.max_minutes * 60 if opts.max_minutes > 0 else math.inf
+    deadline = time.monotonic() + opts.max_minutes * 60 if opts.max_minutes > 0 else math.inf
+    out_of_time = (lambda: False) if deadline == math.inf else (lambda: cluster.any(time.monotonic() >= deadline))
     stopped = "epochs"
     while state["epoch"] < opts.epochs:
-        if time.monotonic() >= deadline:
+        if out_of_time():
             stopped = "time"
             break
-        state["lr"] = _learning_rate(state, opts)
-        for group in optimizer.param_groups:
-            group["lr"] = state["lr"]
-        started = time.monotonic()
-        model.train()
-        log.begin_epoch(state["epoch"] + 1, state["lr"])
-        train_metrics = train_epoch(optimizer, deadline, log.record)
-        complete = time.monotonic() < deadline  # else the epoch was cut short
-        model.eval()
-        with torch.no_grad():
-            val_loss, val_metrics = evaluate()
-        state["epoch"] += 1
-        row = {"epoch": state["epoch"], "lr": state["lr"], **train_metrics, **val_metrics,
-               "seconds": round(time.monotonic() - started, 1), "complete": complete}
-        state["history"].append(row)
-        log.end_epoch(row, state)
-        improved = best_is_last or val_loss < state["best"] - 1e-4
-        if improved:
-            state["best"], state["bad_epochs"] = val_loss, 0
-        else:
-            state["bad_epochs"] += 1
-            if opts.schedule == "plateau" and state["bad_epochs"] % opts.decay_after == 0:
-                state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
-        save_epoch(out, model, config, extra, state, optimizer, improved)
+        row, improved = _epoch(model, optimizer, state, opts, (train_epoch, evaluate, out_of_time, log), cluster,
+                               best_is_last)
+        if cluster.main:
+            save_epoch(out, model, config, extra, state, optimizer, improved)
         note(_epoch_line(row, opts.epochs) + ("  best so far" if improved else ""), opts.quiet)
         if state["bad_epochs"] >= opts.patience:
             stopped = "patience"
@@ -191,6 +188,37 @@ def fit(model: torch.nn.Module, config: ModelConfig, opts: TrainOptions,
     log.draw(opts.quiet)
     best = state["history"][-1] if best_is_last else min(state["history"], key=lambda r: r.get("val_loss", math.inf))
     return {**best, "epochs_run": state["epoch"], "stopped_by": stopped}
+
+
+def _epoch(model, optimizer, state: dict, opts: TrainOptions, calls: tuple, cluster: Cluster,
+           best_is_last: bool) -> tuple[dict, bool]:
+    """One epoch: train, evaluate (rank 0, shared with the others), update `state`. Returns the
+    epoch's metrics row and whether it improved. calls: (train_epoch, evaluate, out_of_time, log)."""
+    train_epoch, evaluate, out_of_time, log = calls
+    state["lr"] = _learning_rate(state, opts)
+    for group in optimizer.param_groups:
+        group["lr"] = state["lr"]
+    started = time.monotonic()
+    model.train()
+    log.begin_epoch(state["epoch"] + 1, state["lr"])
+    train_metrics = train_epoch(optimizer, out_of_time, log.record)
+    complete = not out_of_time()  # else the epoch was cut short
+    model.eval()
+    with torch.no_grad():
+        val_loss, val_metrics = cluster.share(evaluate() if cluster.main else None)
+    state["epoch"] += 1
+    row = {"epoch": state["epoch"], "lr": state["lr"], **train_metrics, **val_metrics,
+           "seconds": round(time.monotonic() - started, 1), "complete": complete}
+    state["history"].append(row)
+    log.end_epoch(row, state)
+    improved = best_is_last or val_loss < state["best"] - 1e-4
+    if improved:
+        state["best"], state["bad_epochs"] = val_loss, 0
+    else:
+        state["bad_epochs"] += 1
+        if opts.schedule == "plateau" and state["bad_epochs"] % opts.decay_after == 0:
+            state["lr"] = max(opts.min_lr, state["lr"] / opts.lr_decay)
+    return row, improved
 
 
 def _epoch_line(row: dict, epochs: int) -> str:

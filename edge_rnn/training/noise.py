@@ -1,5 +1,5 @@
 """Background noise for keyword-spotting clips and evaluation streams: coloured noise, mains hum,
-near-silence, and tracks that change between them."""
+near-silence, recorded background, and tracks that change between them."""
 
 from __future__ import annotations
 
@@ -29,16 +29,28 @@ def background(n: int, rng: np.random.Generator, rate: int = 8000) -> np.ndarray
     return coloured_noise(n, kind, rng)
 
 
-def background_track(n: int, level: float, rng: np.random.Generator, rate: int = 8000) -> np.ndarray:
+def recorded(n: int, recordings: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """About unit RMS: `n` samples of one of the user's background recordings from a random
+    place (repeated when it is shorter)."""
+    source = recordings[rng.integers(len(recordings))]
+    piece = source[(int(rng.integers(0, source.size)) + np.arange(n)) % source.size]
+    return (piece / (np.sqrt(np.mean(piece ** 2)) + 1e-9)).astype(np.float32)
+
+
+def background_track(n: int, level: float, rng: np.random.Generator, rate: int = 8000,
+                     recordings: list[np.ndarray] | None = None) -> np.ndarray:
     """Background that changes: 1-3 stretches of different noise at levels around `level`, joined
     abruptly, and sometimes a short burst (a knock, a rustle). None of it is speech, so a
-    detector must not fire on a change of noise alone."""
+    detector must not fire on a change of noise alone. With `recordings` (background recorded
+    by the user), half of the stretches are taken from them."""
     cuts = np.sort(rng.integers(0, n, int(rng.choice([0, 1, 2], p=[0.5, 0.3, 0.2]))))
     bounds = [0, *cuts.tolist(), n]
     out = np.zeros(n, np.float32)
     for a, b in zip(bounds[:-1], bounds[1:]):
         if b > a:
-            out[a:b] = background(b - a, rng, rate) * level * 10 ** (rng.uniform(-20, 20) / 20)
+            use_recorded = bool(recordings) and rng.random() < 0.5
+            noise = recorded(b - a, recordings, rng) if use_recorded else background(b - a, rng, rate)
+            out[a:b] = noise * level * 10 ** (rng.uniform(-20, 20) / 20)
     if rng.random() < 0.3:
         size = int(rng.uniform(0.02, 0.3) * rate)
         at = int(rng.integers(0, max(1, n - size)))
