@@ -68,7 +68,7 @@ def main() -> None:
                 print(json.dumps(rows[-1]), file=sys.stderr)
     one = statistics.median(row[key] for row in rows if row["procs"] == 1)
     many = statistics.median(row[key] for row in rows if row["procs"] == a.procs)
-    result = {"task": a.task, "metric": key, "runs": rows, f"median_1": one, f"median_{a.procs}": many,
+    result = {"task": a.task, "metric": key, "runs": rows, "median_1": one, f"median_{a.procs}": many,
               "scaling_efficiency": round(many / (a.procs * one), 3), "cores": os.cpu_count()}
     print(json.dumps(result) if a.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
