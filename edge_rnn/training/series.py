@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,7 +167,7 @@ class SeriesRun:
             state[0] = torch.cat([self.remembered[np.maximum(back, 0)] * flags, flags], dim=1)
         return state
 
-    def train_epoch(self, optimizer, deadline: float) -> dict:
+    def train_epoch(self, optimizer, out_of_time, record) -> dict:
         data, model = self.data, self.model
         picks = self.rng.choice(self.starts, data.windows_per_epoch)
         batches = range(0, picks.size, data.batch_size)
@@ -185,9 +184,11 @@ class SeriesRun:
             self.int8.float_weights()
             optimizer.step()
             self.int8.snap()
-            total, count = total + loss.item(), count + 1
+            value = loss.item()
+            record(value)
+            total, count = total + value, count + 1
             bar.update(1, f"loss {total / count:.4f}")
-            if time.monotonic() > deadline:
+            if out_of_time():
                 break
         bar.close()
         return {"train_loss": total / max(count, 1)}
