@@ -100,12 +100,17 @@ class Cluster:
         dist.broadcast_object_list(box, src=0, device=self.device if self.device.type == "cuda" else None)
         return box[0]
 
-    def close(self) -> None:
+    def close(self, together: bool = True) -> None:
+        """Leave the process group. `together`: first wait for every rank to get here, so that no
+        rank tears down its connections while a peer still uses them (gloo aborts the process
+        then); after an error a peer may never come, so there is no wait."""
         if self.world > 1 and dist.is_initialized():
+            if together:
+                dist.barrier()
             dist.destroy_process_group()
 
     def __enter__(self) -> "Cluster":
         return self
 
-    def __exit__(self, *_) -> None:
-        self.close()
+    def __exit__(self, error_type, *_) -> None:
+        self.close(together=error_type is None)
