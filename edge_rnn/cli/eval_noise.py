@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from edge_rnn.runtime.errors import UserError
@@ -51,6 +52,12 @@ def eval_in_noise(session, data: Path, speakers: str | None, split: str | None, 
     who = [s.strip() for s in speakers.split(",") if s.strip()] if speakers else None
     utts = load_recordings(data, session.contract.sample_rate, speakers=who, split=split, quiet=quiet,
                            background=False).utterances
+    from edge_rnn.evaluation.kws import heard_in_training
+
+    heard = heard_in_training(session.contract, {u.speaker for u in utts})
+    if heard:
+        print(f"note: {session.path.name} was trained on {', '.join(heard)}: those figures are not held-out",
+              file=sys.stderr)
     result = {"model": str(session.path), **evaluate_noise(session, utts, options, quiet)}
     if plot is not None:
         from edge_rnn.evaluation.plots import plot_snr
