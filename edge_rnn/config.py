@@ -121,9 +121,16 @@ class KWSConfig(ModelConfig):
     win: int = 200  # samples in one analysis window (25 ms at 8 kHz)
     hop: int = 80  # samples between frames (10 ms at 8 kHz)
     front_end: str = "logmel"  # or "speech-embedding": a frozen pretrained embedding every 80 ms
+    # speech-embedding only: beside the embedding, each hop's mean log-mel in this many bands (0:
+    # none), the loudness and coarse spectrum the embedding normalises away
+    level_bands: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.level_bands and (self.front_end != "speech-embedding" or self.level_bands < 0
+                                 or EMBEDDING_MELS % self.level_bands):
+            raise ValueError(f"--level-bands needs --front-end speech-embedding and a number of bands that divides "
+                             f"its {EMBEDDING_MELS} mels (1, 2, 4, 8, 16 or 32)")
         if self.front_end not in FRONT_ENDS:
             raise ValueError(f"unknown front end {self.front_end!r}; choose one of {', '.join(FRONT_ENDS)}")
         if len(self.labels) < 3:
@@ -137,7 +144,7 @@ class KWSConfig(ModelConfig):
     @property
     def n_features(self) -> int:
         """Feature channels the recurrent stack sees per frame."""
-        return EMBEDDING_SIZE if self.front_end == "speech-embedding" else self.n_mels
+        return EMBEDDING_SIZE + self.level_bands if self.front_end == "speech-embedding" else self.n_mels
 
     @property
     def state_sizes(self) -> list[tuple[str, int]]:

@@ -114,6 +114,16 @@ def eval_cmd(
     plot: Optional[Path] = typer.Option(None, help="keyword spotting: write a DET curve PNG"),
     speakers: Optional[str] = typer.Option(None, help="keyword spotting: only these speakers (comma-separated)"),
     noise_hours: float = typer.Option(1.0, min=0.0, max=1000.0, help="keyword spotting: hours of noise-only stream"),
+    snr: Optional[str] = typer.Option(None, help="keyword spotting in noise: the stream mixed with noise at these "
+                                      "SNRs in dB (speech power over noise power), e.g. 20,10,5; --plot then draws "
+                                      "detection against SNR"),
+    noise_kind: Optional[str] = typer.Option(None, help="with --snr: white, pink, brown, hum, babble (needs "
+                                             "espeak-ng), recorded (--noise) and reverb (simulated rooms, no added "
+                                             "noise), comma-separated (default: pink)"),
+    noise: Optional[Path] = typer.Option(None, help="with --snr: a folder of your noise recordings (WAV), the "
+                                         "kind 'recorded'"),
+    noise_minutes: Optional[float] = typer.Option(None, min=0.0, max=6000.0, help="with --snr: minutes of noise "
+                                                  "alone per condition, for its false accepts per hour (default 10)"),
     csv: Optional[Path] = typer.Option(None, "--csv", help="forecaster: readings to forecast and score"),
     since: Optional[str] = typer.Option(None, "--from", help="forecaster: score forecasts made from this date "
                                         "(earlier readings are fed as the past)"),
@@ -134,27 +144,49 @@ def eval_cmd(
         return
     _forecaster_only(session, csv=csv, target=target, inputs=inputs, time_column=time_column, **{"from": since},
                      until=until)
+    noisy = any(v is not None for v in (snr, noise_kind, noise, noise_minutes))
     if session.contract.task == "lm":
-        if text is None:
-            hint = " (--data is for keyword spotters)" if data is not None else ""
-            raise UserError(f"{session.path} is a language model: evaluate it on --text FILE{hint}")
-        from edge_rnn.runtime.lm import evaluate_text
-
-        with Progress(None, "eval (tokens)", enabled=not quiet) as bar:
-            result = evaluate_text(session, text, chunk, on_progress=bar.update)
-        emit({"model": str(session.path), **result}, json_out)
+        if noisy:
+            raise UserError("--snr, --noise-kind, --noise and --noise-minutes apply to keyword spotters")
+        _eval_lm(session, text, data is not None, chunk, quiet, json_out)
         return
     if data is None:
         hint = " (--text is for language models)" if text is not None else ""
         raise UserError(f"{session.path} is a keyword spotter: evaluate it on --data DIR of WAVs{hint}")
-    from edge_rnn.evaluation.kws import evaluate_kws
+    in_noise = None
+    if noisy:
+        from .eval_noise import noise_options
 
+        in_noise = noise_options(snr, noise_kind, noise, noise_minutes, session.contract.sample_rate)
+    _eval_kws(session, data, speakers, split, noise_hours, in_noise, plot, quiet, json_out)
+
+
+def _eval_lm(session, text: Path | None, has_data: bool, chunk: int, quiet: bool, json_out: bool) -> None:
+    if text is None:
+        hint = " (--data is for keyword spotters)" if has_data else ""
+        raise UserError(f"{session.path} is a language model: evaluate it on --text FILE{hint}")
+    from edge_rnn.runtime.lm import evaluate_text
+
+    with Progress(None, "eval (tokens)", enabled=not quiet) as bar:
+        result = evaluate_text(session, text, chunk, on_progress=bar.update)
+    emit({"model": str(session.path), **result}, json_out)
+
+
+def _eval_kws(session, data: Path, speakers, split, noise_hours: float, in_noise, plot, quiet: bool, json_out: bool):
+    """A keyword spotter: in quiet (with a DET curve), or in noise when `in_noise` holds NoiseOptions."""
     if plot is not None:
         from edge_rnn.evaluation.plots import check_plot
 
         check_plot(plot)
     if split is not None and split not in ("train", "valid", "test"):
         raise UserError(f"--split must be train, valid or test, got {split!r}")
+    if in_noise is not None:
+        from .eval_noise import eval_in_noise
+
+        eval_in_noise(session, data, speakers, split, in_noise, plot, quiet, json_out)
+        return
+    from edge_rnn.evaluation.kws import evaluate_kws
+
     result = evaluate_kws(session, data, speakers, noise_hours, plot, quiet, split)
     if result["speakers_heard_in_training"]:
         heard = ", ".join(result["speakers_heard_in_training"])

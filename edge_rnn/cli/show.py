@@ -70,3 +70,16 @@ def kws_eval_tables(result: dict) -> None:
     rows("DET curve (the detector replayed at each threshold)", ["threshold", "false rejects", "false accepts / h"],
          [[f"{p['threshold']:.2f}" + (" (model)" if p.get("model") else ""), f"{p['false_reject_rate']:.1%}",
            f"{p['false_accepts_per_hour']:.2f}"] for p in result["det_curve"]], {1, 2})
+
+
+def noise_table(result: dict) -> None:
+    """`edge-rnn eval --snr`: one row per condition."""
+    body = []
+    for r in result["conditions"]:
+        fa = f"{r['noise_false_accepts_per_hour']:.1f}" if "noise_false_accepts_per_hour" in r else "-"
+        body.append([r["condition"], f"{r['detection_rate']:.1%} ({r['detected']}/{r['keywords']})",
+                     r["wrong_label"], r["other_false"], r.get("noise_dbfs", "-"), fa])
+    rows(f"{result['model']} in noise ({result['precision']})",
+         ["condition", "detected", "wrong label", "other false", "noise dBFS", "noise-only FA/h"], body,
+         {1, 2, 3, 4, 5})
+    key_values({"detector": result["detector"], **({"plot": result["plot"]} if "plot" in result else {})})

@@ -54,6 +54,28 @@ def _speed_range(text: str) -> tuple[float, float]:
     return low, high
 
 
+def _snr_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--snr needs MIN,MAX in dB like -3,27, got {text!r}") from None
+    if not -20 <= low <= high <= 60:
+        raise UserError(f"--snr needs -20 <= MIN <= MAX <= 60 (dB), got {text!r}")
+    return low, high
+
+
+def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reverb: float, babble_voices: int):
+    from edge_rnn.training.clips import ClipOptions
+
+    if babble_voices and not noise_share:
+        raise UserError("--babble-voices makes babble for --noise-share clips: give --noise-share too, e.g. 0.6")
+    if babble_voices:
+        from edge_rnn.training.babble import espeak
+
+        espeak()  # say now, not after the recordings are read, that it is missing
+    return ClipOptions(seconds, _speed_range(speed), noise_share, _snr_range(snr), reverb, babble_voices)
+
+
 def _done(best: dict, out: Path, as_json: bool) -> None:
     from edge_rnn.training.distributed import launched_rank
 
@@ -113,6 +135,9 @@ def train_kws_cmd(
                                          "into training clips"),
     front_end: str = typer.Option("logmel", help="logmel (learned from --data alone) or speech-embedding (a "
                                   "frozen pretrained speech embedding every 80 ms; only the recurrent layers learn)"),
+    level_bands: int = typer.Option(0, min=0, max=32, help="with --front-end speech-embedding: also give the "
+                                    "recurrent layers each 80 ms's mean log-mel in this many bands (1, 2, 4, ... 32), "
+                                    "the loudness the embedding normalises away; 4 helps in babble (0: none)"),
     cell: Cell = "gru", hidden: Hidden = "64,64", dropout: Dropout = 0.1, epochs: Epochs = 30,
     max_minutes: MaxMinutes = 0.0,
     clips_per_epoch: int = typer.Option(2000, min=1, help="noisy training clips made per epoch (by all processes "
@@ -120,6 +145,14 @@ def train_kws_cmd(
     clip_seconds: float = typer.Option(4.0, min=0.5, max=60.0),
     speed: str = typer.Option("0.8,1.25", help="MIN,MAX speed factor of training words (faster is also "
                               "higher in pitch and formants)"),
+    noise_share: float = typer.Option(0.0, min=0.0, max=1.0, help="share of clips whose words are put into loud "
+                                      "noise (shaped, babble, hum, --noise recordings, mixtures) at --snr, or, "
+                                      "without words, into noise alone (0: none)"),
+    snr: str = typer.Option("-3,27", help="MIN,MAX dB: SNR (speech power over noise power) of --noise-share clips"),
+    reverb: float = typer.Option(0.0, min=0.0, max=1.0, help="share of clips heard in a simulated room"),
+    babble_voices: int = typer.Option(0, min=0, max=1000, help="with --noise-share: this many espeak-ng voices say "
+                                      "20 words each that are no keyword, for babble and unknown speech (needs "
+                                      "espeak-ng; 0: babble of reversed training words only)"),
     batch_size: BatchSize = 32, optimizer: Optimizer = "adam", lr: Lr = 3e-3, clip: Clip = 1.0,
     patience: Patience = 4,
     schedule: str = typer.Option("cosine", help="cosine (lr to 0 over --epochs) or plateau (cut on no improvement)"),
@@ -131,19 +164,18 @@ def train_kws_cmd(
     need_torch()
     from edge_rnn.config import EMBEDDING_HOP, KWSConfig
     from edge_rnn.runtime.labels import keyword_labels
-    from edge_rnn.training.clips import ClipOptions
     from edge_rnn.training.kws import KWSData, train_kws
     from edge_rnn.training.loop import TrainOptions
     from edge_rnn.training.utterances import parse_keywords
 
     framing = {"hop": EMBEDDING_HOP} if front_end == "speech-embedding" else {}  # it sets its own hop
     config = _config(KWSConfig, cell=cell, hidden=hidden, dropout=dropout, front_end=front_end,
-                     labels=keyword_labels(parse_keywords(keywords)), **framing)
+                     level_bands=level_bands, labels=keyword_labels(parse_keywords(keywords)), **framing)
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
                         patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
                         decay_after=2, schedule=schedule, log_every=log_every)
-    kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, ClipOptions(clip_seconds, _speed_range(speed)),
-                       noise=noise)
+    clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices)
+    kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, clips, noise=noise)
     _done(train_kws(config, kws_data, opts), out, json_out)
 
 

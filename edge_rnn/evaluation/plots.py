@@ -40,3 +40,29 @@ def plot_det(curve: list[dict], path: Path, title: str = "") -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def plot_snr(rows: list[dict], path: Path, title: str = "") -> None:
+    """Keywords detected (%) against SNR, one line per noise kind; quiet and reverb as flat lines."""
+    plt = check_plot(path)
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
+    kinds = list(dict.fromkeys(r["kind"] for r in rows if r["snr_db"] is not None))
+    for kind in kinds:
+        points = sorted((r["snr_db"], 100 * r["detection_rate"]) for r in rows if r["kind"] == kind)
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=kind)
+    for r in rows:
+        if r["snr_db"] is None:
+            ax.axhline(100 * r["detection_rate"], linestyle="--" if r["kind"] is None else ":", color="grey")
+            ax.annotate(r["condition"], (0.01, 100 * r["detection_rate"]), xycoords=("axes fraction", "data"),
+                        fontsize=8, xytext=(0, 3), textcoords="offset points")
+    ax.set_xlabel("SNR (dB, speech power over noise power)")
+    ax.set_ylabel("keywords detected (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title or "detection in noise")
+    ax.grid(True, alpha=0.3)
+    if kinds:
+        ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

@@ -182,15 +182,16 @@ class EmbeddingFrontEnd(nn.Module):
 
     context_size = N_FFT - MEL_HOP
 
-    def __init__(self):
+    def __init__(self, features: int = EMBEDDING):
         super().__init__()
         window = torch.zeros(N_FFT, dtype=torch.float64)
         start = (N_FFT - WIN) // 2  # centred, as the 16 kHz window sits in its 512-point frame
         window[start : start + WIN] = torch.hann_window(WIN, periodic=True, dtype=torch.float64)
         self.register_buffer("basis", dft_basis(window))  # (2 * 129, 1, 256)
         self.register_buffer("mel", mel_matrix() * PCM_POWER)
-        self.register_buffer("mean", torch.zeros(EMBEDDING))  # of the embeddings, set by the trainer
-        self.register_buffer("std", torch.ones(EMBEDDING))
+        # of the features after the front end (the embedding, and any levels), set by the trainer
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("std", torch.ones(features))
 
     def forward(self, audio: torch.Tensor, context: torch.Tensor):
         x = torch.cat([context, audio], dim=1)  # (batch, 176 + samples)

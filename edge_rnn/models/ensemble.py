@@ -21,7 +21,7 @@ from edge_rnn.runtime.errors import UserError
 
 from .keyword import KeywordNet
 
-SHARED = ("labels", "sample_rate", "hop", "front_end")  # what every member must agree on
+SHARED = ("labels", "sample_rate", "hop", "front_end", "level_bands")  # what every member must agree on
 
 
 @dataclass

@@ -27,7 +27,7 @@ class KeywordNet(nn.Module):
         if config.front_end == "speech-embedding":
             from .embedding import EmbeddingFrontEnd, SpeechEmbedding
 
-            self.frontend = EmbeddingFrontEnd()
+            self.frontend = EmbeddingFrontEnd(config.n_features)
             self.embedding = SpeechEmbedding().requires_grad_(False)  # pretrained, frozen
         else:
             self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels)
@@ -55,6 +55,11 @@ class KeywordNet(nn.Module):
                 return feats, [context]
             logmel, context = self.frontend(audio, front_state[0])
             raw, cache = self.embedding(logmel, front_state[1])
+            bands = self.config.level_bands
+            if bands:  # (batch, 8 * hops, 32) -> each hop's mean log-mel per band (batch, hops, bands)
+                n, hops, mels = logmel.size(0), raw.size(1), logmel.size(2)
+                level = logmel.reshape(n, hops, -1, bands, mels // bands).mean(dim=(2, 4))
+                raw = torch.cat([raw, level], dim=2)
             return raw, [context, cache]
 
     def head(self, feats: torch.Tensor, rnn_state: list[torch.Tensor]):

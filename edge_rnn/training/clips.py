@@ -24,6 +24,10 @@ class ClipOptions:
 
     seconds: float = 4.0
     speed: tuple[float, float] = (0.8, 1.25)  # words played this many times faster (pitch and formants too)
+    noise_share: float = 0.0  # of clips put into loud noise at `snr` (noisemix.py; 0: none)
+    snr: tuple[float, float] = (-3.0, 27.0)  # dB, speech power over noise power, of those clips
+    reverb: float = 0.0  # of clips heard in a simulated room
+    babble_voices: int = 0  # espeak-ng voices saying words that are no keyword (babble, unknown speech)
 
 
 def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
@@ -95,12 +99,15 @@ def _pick(words: dict[str, list[Utterance]], names: list[str], rng: np.random.Ge
 
 
 def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
-                rng: np.random.Generator) -> tuple[np.ndarray, int]:
+                rng: np.random.Generator, mix=None) -> tuple[np.ndarray, int]:
     """One spoken word for a training clip and its label: a keyword 70% of the time, else other
-    speech (a recorded word that is no keyword, or a reversed or cut-short word)."""
+    speech (a recorded or synthesised word that is no keyword, or a reversed or cut-short word)."""
     if rng.random() < 0.7:
         word = list(keyword_ids)[rng.integers(len(keyword_ids))]
         return _pick(words, [word], rng), keyword_ids[word]
+    other = mix.unknown_word(rng) if mix is not None else None
+    if other is not None:
+        return other, UNKNOWN_ID
     others = [w for w in words if w not in keyword_ids]
     if others and rng.random() < 0.5:
         return _pick(words, others, rng), UNKNOWN_ID
@@ -109,26 +116,32 @@ def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], 
 
 def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
               samples: int, hop: int, rng: np.random.Generator, options: ClipOptions | None = None,
-              rate: int = 8000, noise: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+              rate: int = 8000, noise: list[np.ndarray] | None = None, mix=None) -> tuple[np.ndarray, np.ndarray]:
     """A clip of `samples` audio at `rate` with 0-3 words in noise (some of it from the recorded
-    background `noise`, when given), and its per-frame labels."""
+    background `noise`, when given; with `mix`, a noisemix.NoiseMix, sometimes in a room or loud
+    noise), and its per-frame labels."""
     options = options or ClipOptions()
     speech = np.zeros(samples, np.float32)
     segments = []
     pos = int(rng.integers(0, samples // 4))
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.1, 0.4, 0.35, 0.15]))):
-        utt, label = choose_word(words, keyword_ids, pool, rng)
+        utt, label = choose_word(words, keyword_ids, pool, rng, mix)
         utt = augment(utt, rng, options, rate)
         if pos + utt.size > samples:
             break
         speech[pos : pos + utt.size] += utt
         segments.append((pos, pos + utt.size, label))
         pos += utt.size + int(rng.integers(int(0.3 * rate), int(1.2 * rate)))
-    if segments:
-        active = np.concatenate([speech[a:b] for a, b, _ in segments])
-        level = np.sqrt(np.mean(active ** 2)) / 10 ** (rng.uniform(5, 40) / 20)  # SNR 5-40 dB
-    else:
-        level = 10 ** (rng.uniform(-75, -20) / 20)
-    audio = np.clip(speech + background_track(samples, level, rng, rate, noise), -1.0, 1.0)
+
+    def usual(speech: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+        if spans:
+            active = np.concatenate([speech[a:b] for a, b in spans])
+            level = np.sqrt(np.mean(active ** 2)) / 10 ** (rng.uniform(5, 40) / 20)  # SNR 5-40 dB
+        else:
+            level = 10 ** (rng.uniform(-75, -20) / 20)
+        return np.clip(speech + background_track(samples, level, rng, rate, noise), -1.0, 1.0)
+
+    spans = [(a, b) for a, b, _ in segments]
+    audio = mix.mix(speech, spans, rng, usual, rate) if mix is not None else usual(speech, spans)
     tail = max(1, round(0.2 * rate / hop))  # label 0.2 s after each word (20 frames of 10 ms)
     return audio.astype(np.float32), frame_labels_for(samples // hop, hop, segments, tail)

@@ -103,13 +103,14 @@ def check_keywords(keywords: list[str], utts: list[Utterance], where: str) -> No
 
 def make_batch(utts: list[Utterance], keyword_ids: dict[str, int], count: int, samples: int, hop: int,
                rng: np.random.Generator, options: ClipOptions | None = None, rate: int = 8000,
-               noise: list[np.ndarray] | None = None):
-    """(audio (count, samples), labels (count, samples / hop)) of `count` fresh clips."""
+               noise: list[np.ndarray] | None = None, mix=None):
+    """(audio (count, samples), labels (count, samples / hop)) of `count` fresh clips (with `mix`,
+    a noisemix.NoiseMix, some in loud noise and rooms)."""
     words = by_word(utts)
     missing = [k for k in keyword_ids if k not in words]
     if missing:
         raise UserError(f"no recordings of keyword(s) {', '.join(missing)}")
-    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng, options, rate, noise) for _ in range(count)]
+    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng, options, rate, noise, mix) for _ in range(count)]
     return torch.from_numpy(np.stack([c[0] for c in clips])), torch.from_numpy(np.stack([c[1] for c in clips]))
 
 
@@ -154,6 +155,25 @@ def _recordings(config: KWSConfig, data: KWSData, opts: TrainOptions):
     return train, valid, recs.background
 
 
+def noise_mix(train: list[Utterance], recordings: list[np.ndarray], options: ClipOptions, rate: int,
+              opts: TrainOptions):
+    """The loud-noise and room recipe of `options` (None when it asks for neither)."""
+    if not (options.noise_share or options.reverb):
+        return None
+    from .noisemix import NoiseMix
+
+    other = None
+    if options.babble_voices:  # synthesised words no evaluation uses (babble.TRAIN_WORDS), voices by seed
+        from .babble import TRAIN_WORDS, spoken_words
+
+        other = spoken_words(TRAIN_WORDS, rate, options.babble_voices, 20, opts.seed)
+        note(f"{len(other)} espeak-ng words that are no keyword, from {options.babble_voices} voices", opts.quiet)
+    note(f"{options.noise_share:.0%} of clips in loud noise at SNR {options.snr[0]:g} to {options.snr[1]:g} dB, "
+         f"{options.reverb:.0%} in simulated rooms", opts.quiet)
+    return NoiseMix.build([u.audio for u in train], opts.seed, rate, other, share=options.noise_share,
+                          snr=options.snr, reverb=options.reverb, recordings=recordings or None)
+
+
 def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions) -> dict:
     """Train a keyword spotter on `data` (any layout) and return the best epoch's metrics."""
     with Cluster.start(opts.device) as cluster:
@@ -163,8 +183,10 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions) -> dict:
         keyword_ids = {k: i for i, k in enumerate(config.labels) if i >= FIRST_KEYWORD}
         rate, hop = config.sample_rate, config.hop
         samples = int(data.clips.seconds * rate) // hop * hop
-        clips = lambda utts, count, rng, options=None: [
-            t.to(cluster.device) for t in make_batch(utts, keyword_ids, count, samples, hop, rng, options, rate, noise)]
+        mix = noise_mix(train_utts, noise, data.clips, rate, opts)
+        clips = lambda utts, count, rng, options=None, mix=None: [  # noqa: E731
+            t.to(cluster.device) for t in make_batch(utts, keyword_ids, count, samples, hop, rng, options, rate, noise,
+                                                     mix)]
         rng = np.random.default_rng(opts.seed)
         model = new_model(config).to(cluster.device)
         model.fit_normalisation(clips(train_utts, 64, rng)[0])  # the same on every rank
@@ -172,14 +194,15 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions) -> dict:
             rng = np.random.default_rng([opts.seed, cluster.rank])
             torch.manual_seed(opts.seed + cluster.rank)
         mine, net = shard(train_utts, cluster), cluster.wrap(model)
-        valid = clips(valid_utts, 300, np.random.default_rng(12345)) if cluster.main else None
+        # validation in the noise trained for, so that the best epoch is the best in it
+        valid = clips(valid_utts, 300, np.random.default_rng(12345), None, mix) if cluster.main else None
         batches = math.ceil(data.clips_per_epoch / (data.batch_size * cluster.world))
 
         def train_epoch(optimizer, out_of_time, record):
             started, total, count = time.monotonic(), 0.0, 0
             with Progress(batches, "train", enabled=not opts.quiet) as bar:
                 for _ in range(batches):
-                    x, y = clips(mine, data.batch_size, rng, data.clips)
+                    x, y = clips(mine, data.batch_size, rng, data.clips, mix)
                     logits, _ = net(x, model.init_state(x.size(0), x.device))
                     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
                     optimizer.zero_grad(set_to_none=True)
