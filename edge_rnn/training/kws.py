@@ -25,7 +25,7 @@ from edge_rnn.runtime.errors import UserError
 
 from .clips import IGNORE, ClipOptions, make_clip
 from .distributed import Cluster
-from .loop import TrainOptions, fit, seed_everything
+from .loop import TrainOptions, descend, fit, seed_everything
 from .utterances import Utterance, describe, load_recordings
 
 AUTO = "auto"  # --valid-speaker auto: the data's validation list, else the speaker with the most recordings
@@ -205,12 +205,7 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions) -> dict:
                     x, y = clips(mine, data.batch_size, rng, data.clips, mix)
                     logits, _ = net(x, model.init_state(x.size(0), x.device))
                     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if opts.clip > 0:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), opts.clip)
-                    optimizer.step()
-                    value = loss.item()
+                    value = descend(loss, optimizer, model, opts.clip)
                     record(value)
                     total, count = total + value, count + 1
                     bar.update(1, f"loss {total / count:.4f}")

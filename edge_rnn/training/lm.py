@@ -27,7 +27,7 @@ from edge_rnn.runtime.vocab import Vocabulary
 
 from .corpus import count_words, token_blocks, vocabulary_of
 from .distributed import Cluster
-from .loop import TrainOptions, fit, seed_everything
+from .loop import TrainOptions, descend, fit, seed_everything
 
 
 @dataclass
@@ -120,15 +120,10 @@ def run_stream(model, data: torch.Tensor, bptt: int, optimizer=None, clip: float
         state = detach_state(state)
         logits, state = model(x, state)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
-        if optimizer is not None:
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            if record is not None:
-                record(loss.item())
-        total += loss.item() * y.numel()
+        value = descend(loss, optimizer, model, clip) if optimizer is not None else loss.item()
+        if optimizer is not None and record is not None:
+            record(value)
+        total += value * y.numel()
         count += y.numel()
         if progress:
             progress.update(1, f"loss {total / count:.3f} ppl {math.exp(total / count):.1f}")

@@ -87,6 +87,23 @@ def make_optimizer(model: torch.nn.Module, opts: TrainOptions) -> torch.optim.Op
     return torch.optim.SGD(params, lr=opts.lr)
 
 
+def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: torch.nn.Module, clip: float,
+            grid=None) -> float:
+    """One optimizer step on `loss` (gradient norm clipped to `clip` when it is positive); `grid`
+    (int8_grid.Int8Grid) puts the float weights back for the step and the grid's after it.
+    Returns the loss as a number."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    if grid is not None:
+        grid.float_weights()
+    optimizer.step()
+    if grid is not None:
+        grid.snap()
+    return loss.item()
+
+
 def _metrics_csv(history: list[dict]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(history[0].keys()))

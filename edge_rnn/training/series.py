@@ -29,7 +29,7 @@ from edge_rnn.runtime.series_eval import score
 from edge_rnn.runtime.series_grid import Grid, describe, infer_interval, regularise, within
 
 from .int8_grid import Int8Grid
-from .loop import TrainOptions, fit, seed_everything
+from .loop import TrainOptions, descend, fit, seed_everything
 
 COLD_START = 0.05  # the share of training windows whose day's memory starts empty
 
@@ -177,14 +177,7 @@ class SeriesRun:
             chosen = picks[b:b + data.batch_size]
             index = torch.as_tensor(chosen[:, None] + np.arange(self.window))  # (batch, window)
             loss = masked_loss(model.changes(self.x[index], self.first_state(chosen))[0], self.change[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.opts.clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), self.opts.clip)
-            self.int8.float_weights()
-            optimizer.step()
-            self.int8.snap()
-            value = loss.item()
+            value = descend(loss, optimizer, model, self.opts.clip, self.int8)
             record(value)
             total, count = total + value, count + 1
             bar.update(1, f"loss {total / count:.4f}")
