@@ -87,6 +87,29 @@ def stamp_digest(data: bytes) -> bytes:
     raise ValueError("the model has no digest placeholder to stamp")
 
 
+def with_metadata(data: bytes, changes: dict[str, str]) -> bytes:
+    """A digest-stamped model whose metadata values for the keys in `changes` are replaced, every
+    other byte of it kept. Each key must already be there, and so must the digest."""
+    keys = {k for k, _, _ in metadata_entries(data)}
+    missing = sorted(set(changes) - keys) or ([] if DIGEST_KEY in keys else [DIGEST_KEY])
+    if missing:
+        raise UserError(f"the model has no metadata entry {missing[0]!r} to change (export it again)")
+    changes = {**changes, DIGEST_KEY: DIGEST_PREFIX + PLACEHOLDER}
+    out, pos = [], 0
+    for f in pb.fields(data):  # the top-level fields lie end to end: each spans [previous end, end)
+        if f.number == _MODEL_METADATA and f.wire == pb.BYTES:
+            parts = {g.number: g for g in pb.fields(data, f.start, f.end) if g.wire == pb.BYTES}
+            key = _text(data, parts[1]) if 1 in parts else None
+            if key in changes:
+                entry = pb.encode_bytes(1, key.encode()) + pb.encode_bytes(2, changes[key].encode())
+                out.append(pb.encode_bytes(_MODEL_METADATA, entry))
+                pos = f.end
+                continue
+        out.append(data[pos:f.end])
+        pos = f.end
+    return stamp_digest(b"".join(out))
+
+
 def read_model(path: str | Path, allow_external_data: bool = False) -> ModelFile:
     """The file's bytes and metadata, its digest checked; refuses a damaged or foreign file."""
     path = Path(path)

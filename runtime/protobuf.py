@@ -33,6 +33,20 @@ def varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def encode_bytes(number: int, payload: bytes) -> bytes:
+    """A length-delimited field: key, length, payload."""
+    return encode_varint(number << 3 | BYTES) + encode_varint(len(payload)) + payload
+
+
 def fields(buf: bytes | memoryview, start: int = 0, end: int | None = None) -> Iterator[Field]:
     """Every field of the message in buf[start:end], in order."""
     pos, end = start, len(buf) if end is None else end

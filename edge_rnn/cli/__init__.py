@@ -15,7 +15,7 @@ import typer
 from edge_rnn import __version__
 from edge_rnn.runtime.errors import UserError
 
-from . import demo_web, export, plot, run, train
+from . import demo_web, eval_noise, export, plot, run, train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, help="Recurrent networks from PyTorch to streaming ONNX.")
@@ -25,6 +25,7 @@ app.command("convert")(export.convert_cmd)
 app.command("inspect")(run.inspect_cmd)
 app.command("stream")(run.stream_cmd)
 app.command("eval")(run.eval_cmd)
+app.command("tune-detector")(eval_noise.tune_detector_cmd)
 app.command("bench")(run.bench_cmd)
 app.command("demo-web")(demo_web.demo_web_cmd)
 app.add_typer(plot.app, name="plot")

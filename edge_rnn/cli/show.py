@@ -83,3 +83,20 @@ def noise_table(result: dict) -> None:
          ["condition", "detected", "wrong label", "other false", "noise dBFS", "noise-only FA/h"], body,
          {1, 2, 3, 4, 5})
     key_values({"detector": result["detector"], **({"plot": result["plot"]} if "plot" in result else {})})
+
+
+def detector_choice_table(result: dict) -> None:
+    """`edge-rnn tune-detector`: each condition under the model's detector and the chosen one."""
+    cur, new = result["current"], result["chosen"]
+    cell = lambda r: f"{r['detection_rate']:.1%}" + (  # noqa: E731
+        f" ({r['noise_false_accepts_per_hour']:.1f}/h)" if "noise_false_accepts_per_hour" in r else "")
+    body = [[a["condition"], cell(a), cell(b)] for a, b in zip(cur["conditions"], new["conditions"])]
+    body.append(["mean detection; worst FA/h alone", f"{cur['mean_detection']:.1%}; {cur['worst_false_accepts_per_hour']:g}",
+                 f"{new['mean_detection']:.1%}; {new['worst_false_accepts_per_hour']:g}"])
+    rows(f"{result['model']}: detected (false accepts per hour in noise alone)", ["condition", "model's detector",
+         "chosen"], body, {1, 2})
+    key_values({"model's detector": cur["detector"], "chosen": new["detector"],
+                "detectors tried": result["detectors_tried"],
+                "budget": f"{result['max_false_accepts_per_hour']:g} FA/h in every noise-only stream "
+                          f"({'kept' if result['budget_met'] else 'not kept'})",
+                **({"written": result["written"]} if "written" in result else {})})

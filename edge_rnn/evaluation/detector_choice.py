@@ -1,0 +1,102 @@
+"""`edge-rnn tune-detector`: a keyword spotter's detector chosen over quiet and noisy streams together.
+
+The model's probabilities are computed once per condition of `edge-rnn eval --snr` (the held-out
+stream in quiet with its noise-only stream, mixed with each noise kind at each SNR with the noise
+alone at the same level, and in rooms); then every detector of a grid is replayed over them.
+Chosen: the detector with the highest mean detection over all conditions among those whose false
+accepts per hour stay within the budget in every noise-only stream; ties go to fewer false events,
+then to the model's own detector. When none keeps the budget, the one with the fewest false
+accepts per hour is chosen, and the result says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict
+
+import numpy as np
+
+from edge_rnn.runtime.detector import DetectorConfig
+
+THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+SMOOTH_SECONDS = (0.0, 0.08, 0.16, 0.24, 0.32)  # 0: one frame
+REFRACTORY_S = (0.3, 0.5, 0.8)
+DECISION_S = (0.3, 0.6)
+
+
+def grid(frame_s: float, current: DetectorConfig) -> list[DetectorConfig]:
+    """Every detector tried: the grid (smoothing in whole frames) and the model's own, first."""
+    frames = sorted({max(1, round(s / frame_s)) for s in SMOOTH_SECONDS})
+    out = [current]
+    for th, sm, rf, dec in itertools.product(THRESHOLDS, frames, REFRACTORY_S, DECISION_S):
+        config = DetectorConfig(smooth_frames=sm, threshold=th, refractory_s=rf, decision_s=dec)
+        if config != current:
+            out.append(config)
+    return out
+
+
+def measure(config: DetectorConfig, streams: list[dict], labels: list[str], frame_s: float, keywords: set[str]):
+    """Per condition: detection, false events in the stream, false accepts per hour of noise alone."""
+    from .kws import events_at
+    from .noisy import score
+
+    rows = []
+    for s in streams:
+        row = {"condition": s["condition"], **score(events_at(s["probs"], labels, frame_s, config), s["truth"], keywords)}
+        if s["alone"] is not None:
+            fa = len(events_at(s["alone"], labels, frame_s, config))
+            row.update(noise_false_accepts=fa, noise_false_accepts_per_hour=round(fa / s["hours"], 2))
+        rows.append(row)
+    return rows
+
+
+def summary(rows: list[dict]) -> dict:
+    worst = max((r.get("noise_false_accepts_per_hour", 0.0) for r in rows), default=0.0)
+    return {"mean_detection": round(float(np.mean([r["detection_rate"] for r in rows])), 6),
+            "worst_false_accepts_per_hour": worst,
+            "false_events": sum(r["wrong_label"] + r["other_false"] + r.get("noise_false_accepts", 0) for r in rows)}
+
+
+def pick(results: list[tuple], max_fa_per_hour: float) -> tuple[tuple, bool]:
+    """The (detector, summary) chosen from `results` and whether it keeps the budget. Among those
+    that keep it: the highest mean detection, then the fewest false events; else the fewest false
+    accepts per hour, then the highest detection. On a tie the earlier one (the model's own) wins."""
+    within = [r for r in results if r[1]["worst_false_accepts_per_hour"] <= max_fa_per_hour]
+    if within:
+        return max(within, key=lambda r: (r[1]["mean_detection"], -r[1]["false_events"])), True
+    return min(results, key=lambda r: (r[1]["worst_false_accepts_per_hour"], -r[1]["mean_detection"],
+                                       r[1]["false_events"])), False
+
+
+def choose(session, utts, opts, max_fa_per_hour: float, quiet: bool = False) -> dict:
+    """Probabilities once per condition, then the grid replayed over them (see the module)."""
+    from edge_rnn.progress import Progress
+    from edge_rnn.runtime.labels import keywords_of
+
+    from .kws import run_probabilities
+    from .noisy import _chunks, _streams, reverberant
+
+    c = session.contract
+    rate, frame_s, chunk = c.sample_rate, c.hop / c.sample_rate, int(0.1 * c.sample_rate)
+    current, keywords = DetectorConfig.from_dict(c.detector), set(keywords_of(c.labels))
+    wet = reverberant(utts, rate) if "reverb" in opts.kinds else None
+    streams = []
+    with Progress(_chunks(utts, wet, opts, rate, chunk), "scoring conditions", enabled=not quiet) as bar:
+        for cond, audio, truth, alone, _level in _streams(utts, wet, opts, rate):
+            bar.update(0, cond.name)
+            streams.append({"condition": cond.name, "truth": truth, "probs": run_probabilities(session, audio, chunk, bar),
+                            "alone": None if alone is None else run_probabilities(session, alone, chunk, bar),
+                            "hours": None if alone is None else alone.size / rate / 3600})
+    configs = grid(frame_s, current)
+    results = []
+    with Progress(len(configs), "detectors", enabled=not quiet) as bar:
+        for config in configs:
+            results.append((config, summary(measure(config, streams, c.labels, frame_s, keywords))))
+            bar.update(1)
+    best, met = pick(results, max_fa_per_hour)
+    return {"max_false_accepts_per_hour": max_fa_per_hour, "budget_met": met, "detectors_tried": len(configs),
+            "noise_hours": sum(s["hours"] or 0.0 for s in streams),
+            "current": {"detector": asdict(current), **results[0][1],
+                        "conditions": measure(current, streams, c.labels, frame_s, keywords)},
+            "chosen": {"detector": asdict(best[0]), **best[1],
+                       "conditions": measure(best[0], streams, c.labels, frame_s, keywords)}}
