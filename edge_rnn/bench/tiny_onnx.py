@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_rnn.runtime.protobuf import encode_varint as _varint
+
 _DTYPES = {np.dtype(np.float32): 1, np.dtype(np.uint8): 2, np.dtype(np.int8): 3,
            np.dtype(np.int32): 6, np.dtype(np.int64): 7}
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def _field(number: int, value) -> bytes:

@@ -35,19 +35,11 @@ def grid(frame_s: float, current: DetectorConfig) -> list[DetectorConfig]:
     return out
 
 
-def measure(config: DetectorConfig, streams: list[dict], labels: list[str], frame_s: float, keywords: set[str]):
+def measure(config: DetectorConfig, streams: list, labels: list[str], frame_s: float, keywords: set[str]):
     """Per condition: detection, false events in the stream, false accepts per hour of noise alone."""
-    from .kws import events_at
-    from .noisy import score
+    from .noisy import condition_row
 
-    rows = []
-    for s in streams:
-        row = {"condition": s["condition"], **score(events_at(s["probs"], labels, frame_s, config), s["truth"], keywords)}
-        if s["alone"] is not None:
-            fa = len(events_at(s["alone"], labels, frame_s, config))
-            row.update(noise_false_accepts=fa, noise_false_accepts_per_hour=round(fa / s["hours"], 2))
-        rows.append(row)
-    return rows
+    return [condition_row(s, labels, frame_s, config, keywords) for s in streams]
 
 
 def summary(rows: list[dict]) -> dict:
@@ -73,20 +65,12 @@ def choose(session, utts, opts, max_fa_per_hour: float, quiet: bool = False) -> 
     from edge_rnn.progress import Progress
     from edge_rnn.runtime.labels import keywords_of
 
-    from .kws import run_probabilities
-    from .noisy import _chunks, _streams, reverberant
+    from .noisy import scored_streams
 
     c = session.contract
-    rate, frame_s, chunk = c.sample_rate, c.hop / c.sample_rate, int(0.1 * c.sample_rate)
+    frame_s = c.hop / c.sample_rate
     current, keywords = DetectorConfig.from_dict(c.detector), set(keywords_of(c.labels))
-    wet = reverberant(utts, rate) if "reverb" in opts.kinds else None
-    streams = []
-    with Progress(_chunks(utts, wet, opts, rate, chunk), "scoring conditions", enabled=not quiet) as bar:
-        for cond, audio, truth, alone, _level in _streams(utts, wet, opts, rate):
-            bar.update(0, cond.name)
-            streams.append({"condition": cond.name, "truth": truth, "probs": run_probabilities(session, audio, chunk, bar),
-                            "alone": None if alone is None else run_probabilities(session, alone, chunk, bar),
-                            "hours": None if alone is None else alone.size / rate / 3600})
+    streams = list(scored_streams(session, utts, opts, "scoring conditions", quiet))
     configs = grid(frame_s, current)
     results = []
     with Progress(len(configs), "detectors", enabled=not quiet) as bar:
@@ -95,7 +79,7 @@ def choose(session, utts, opts, max_fa_per_hour: float, quiet: bool = False) -> 
             bar.update(1)
     best, met = pick(results, max_fa_per_hour)
     return {"max_false_accepts_per_hour": max_fa_per_hour, "budget_met": met, "detectors_tried": len(configs),
-            "noise_hours": sum(s["hours"] or 0.0 for s in streams),
+            "noise_hours": round(sum(s.alone_hours or 0.0 for s in streams), 4),
             "current": {"detector": asdict(current), **results[0][1],
                         "conditions": measure(current, streams, c.labels, frame_s, keywords)},
             "chosen": {"detector": asdict(best[0]), **best[1],

@@ -198,33 +198,61 @@ def _chunks(utts, wet, opts: NoiseOptions, rate: int, chunk: int) -> int:
     return total
 
 
-def evaluate_noise(session, utts, opts: NoiseOptions, quiet: bool = False) -> dict:
-    """Detection, wrong labels and noise-only false accepts per condition (see the module)."""
-    from edge_rnn.progress import Progress
-    from edge_rnn.runtime.detector import DetectorConfig
-    from edge_rnn.runtime.labels import keywords_of
+@dataclass
+class Scored:
+    """One condition's stream run through the model: its probabilities, and those of its noise alone."""
 
-    from .kws import events_at, run_probabilities
+    condition: Condition
+    truth: list
+    probs: np.ndarray
+    alone: np.ndarray | None  # the noise-only stream's probabilities
+    level: float | None  # the noise's RMS
+    hours: float
+    alone_hours: float | None
+
+
+def scored_streams(session, utts, opts: NoiseOptions, label: str, quiet: bool = False):
+    """Each condition's Scored, the runtime run once over its stream and its noise alone."""
+    from edge_rnn.progress import Progress
+
+    from .kws import run_probabilities
 
     c = session.contract
-    rate, frame_s, chunk = c.sample_rate, c.hop / c.sample_rate, int(0.1 * c.sample_rate)
-    base, keywords = DetectorConfig.from_dict(c.detector), set(keywords_of(c.labels))
+    rate, chunk = c.sample_rate, int(0.1 * c.sample_rate)
     wet = reverberant(utts, rate) if "reverb" in opts.kinds else None
-    rows = []
-    with Progress(_chunks(utts, wet, opts, rate, chunk), "noise conditions", enabled=not quiet) as bar:
+    with Progress(_chunks(utts, wet, opts, rate, chunk), label, enabled=not quiet) as bar:
         for cond, audio, truth, alone, level in _streams(utts, wet, opts, rate):
             bar.update(0, cond.name)
             probs = run_probabilities(session, audio, chunk, bar)
-            row = {"condition": cond.name, "kind": cond.kind, "snr_db": cond.snr,
-                   **score(events_at(probs, c.labels, frame_s, base), truth, keywords),
-                   "stream_hours": round(audio.size / rate / 3600, 4)}
-            if level is not None:
-                row["noise_dbfs"] = dbfs(level)
-            if alone is not None:
-                fa = len(events_at(run_probabilities(session, alone, chunk, bar), c.labels, frame_s, base))
-                hours = alone.size / rate / 3600
-                row.update(noise_hours=round(hours, 4), noise_false_accepts=fa,
-                           noise_false_accepts_per_hour=round(fa / hours, 2))
-            rows.append(row)
+            alone_probs = None if alone is None else run_probabilities(session, alone, chunk, bar)
+            yield Scored(cond, truth, probs, alone_probs, level, audio.size / rate / 3600,
+                         None if alone is None else alone.size / rate / 3600)
+
+
+def condition_row(s: Scored, labels: list[str], frame_s: float, detector, keywords: set[str]) -> dict:
+    """A condition's figures under one detector (events replayed over the saved probabilities)."""
+    from .kws import events_at
+
+    row = {"condition": s.condition.name, "kind": s.condition.kind, "snr_db": s.condition.snr,
+           **score(events_at(s.probs, labels, frame_s, detector), s.truth, keywords),
+           "stream_hours": round(s.hours, 4)}
+    if s.level is not None:
+        row["noise_dbfs"] = dbfs(s.level)
+    if s.alone is not None:
+        fa = len(events_at(s.alone, labels, frame_s, detector))
+        row.update(noise_hours=round(s.alone_hours, 4), noise_false_accepts=fa,
+                   noise_false_accepts_per_hour=round(fa / s.alone_hours, 2))
+    return row
+
+
+def evaluate_noise(session, utts, opts: NoiseOptions, quiet: bool = False) -> dict:
+    """Detection, wrong labels and noise-only false accepts per condition (see the module)."""
+    from edge_rnn.runtime.detector import DetectorConfig
+    from edge_rnn.runtime.labels import keywords_of
+
+    c = session.contract
+    base, keywords = DetectorConfig.from_dict(c.detector), set(keywords_of(c.labels))
+    rows = [condition_row(s, c.labels, c.hop / c.sample_rate, base, keywords)
+            for s in scored_streams(session, utts, opts, "noise conditions", quiet)]
     return {"snrs": opts.snrs, "kinds": opts.kinds, "conditions": rows,
             "detector": dict(vars(base)), "precision": c.precision}
