@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import fsdd_subset, needs_fsdd
+from conftest import fsdd_subset, needs_fsdd, rewrite_metadata
 from edge_rnn.evaluation.detector_choice import grid, pick
 from edge_rnn.runtime.bundled import bundled_path
 from edge_rnn.runtime.detector import DetectorConfig
@@ -108,6 +108,11 @@ def test_tune_detector_user_errors(tmp_path):
     assert "is a folder" in one_error_line(run_cli("tune-detector", "--data", data, "--out", tmp_path))
     assert "unknown noise kind" in one_error_line(run_cli("tune-detector", "--data", data, "--noise-kind", "purple"))
     assert "not found" in one_error_line(run_cli("tune-detector", "--data", tmp_path / "nope"))
+    undigested = rewrite_metadata(bundled_path("fsdd-kws"), tmp_path / "old.onnx", {DIGEST_KEY: None}, stamp=False)
+    r = run_cli("tune-detector", "--model", undigested, "--data", data, "--out", tmp_path / "t.onnx")
+    assert r.returncode == 2 and r.stderr.decode().splitlines()[-1].startswith("edge-rnn: error: ")
+    assert b"edge_rnn.digest" in r.stderr and b"scoring" not in r.stderr  # refused before any work
+    assert not (tmp_path / "t.onnx").exists()
     assert "--snr applies to noise kinds" in one_error_line(
         run_cli("tune-detector", "--data", data, "--noise-kind", "reverb", "--snr", "10"))
 

@@ -118,8 +118,10 @@ def tune_detector_cmd(
     if snr is None and any(k != "reverb" for k in parse_kinds(noise_kind, noise is not None)):
         snr = "20,10,5"  # rooms alone take no SNR
     options = noise_options(snr, noise_kind, noise, noise_minutes, session.contract.sample_rate)
-    if out is not None and out.is_dir():
-        raise UserError(f"--out {out} is a folder; give a file name to write")
+    if out is not None:
+        if out.is_dir():
+            raise UserError(f"--out {out} is a folder; give a file name to write")
+        _with_detector(session.path, session.contract.detector)  # a file that cannot carry one: say so now
     result = {"model": str(session.path), **choose(session, _held_out(session, data, speakers, split, quiet),
                                                    options, max_false_accepts, quiet)}
     if not result["budget_met"]:
@@ -137,10 +139,15 @@ def tune_detector_cmd(
     detector_choice_table(result)
 
 
-def _write_with_detector(src: Path, dst: Path, detector: dict) -> None:
-    from edge_rnn.runtime.fileio import atomic_path
+def _with_detector(src: Path, detector: dict) -> bytes:
     from edge_rnn.runtime.model_file import read_model, with_metadata
 
-    data = with_metadata(read_model(src).data, {"edge_rnn.detector": json.dumps(detector)})
+    return with_metadata(read_model(src).data, {"edge_rnn.detector": json.dumps(detector)})
+
+
+def _write_with_detector(src: Path, dst: Path, detector: dict) -> None:
+    from edge_rnn.runtime.fileio import atomic_path
+
+    data = _with_detector(src, detector)
     with atomic_path(dst) as tmp:
         tmp.write_bytes(data)
