@@ -41,6 +41,17 @@ def embedding_time_convs() -> list[tuple[int, int]]:
     return out
 
 
+# where each of the embedding's blocks starts (the layer after a pooling); the last block runs on
+# through its final pooling and convolution. `--tune-embedding N` trains the last N blocks.
+EMBEDDING_BLOCKS = [i + 1 for i, layer in enumerate(EMBEDDING_LAYERS[:-2]) if isinstance(layer, str)]
+
+
+def first_tuned_conv(blocks: int) -> int:
+    """The index (among the embedding's convolutions) of the first one `--tune-embedding blocks` trains."""
+    start = EMBEDDING_BLOCKS[-blocks]
+    return sum(isinstance(layer, tuple) for layer in EMBEDDING_LAYERS[:start])
+
+
 EMBEDDING_CACHE = sum(2 * c * m for c, m in embedding_time_convs())  # the streaming state: 9472 numbers
 # Fields of earlier releases that selected features since retired: a config that sets one is refused.
 RETIRED = {"n_cepstra": 0, "conv_channels": 0, "norm_seconds": 0.0, "tie_weights": False}
@@ -124,9 +135,15 @@ class KWSConfig(ModelConfig):
     # speech-embedding only: beside the embedding, each hop's mean log-mel in this many bands (0:
     # none), the loudness and coarse spectrum the embedding normalises away
     level_bands: int = 0
+    # speech-embedding only: train the embedding's last this many blocks with the rest (0: frozen)
+    tune_embedding: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.tune_embedding and (self.front_end != "speech-embedding"
+                                    or not 0 <= self.tune_embedding <= len(EMBEDDING_BLOCKS)):
+            raise ValueError(f"--tune-embedding needs --front-end speech-embedding and a number of blocks from 0 to "
+                             f"{len(EMBEDDING_BLOCKS)}")
         if self.level_bands and (self.front_end != "speech-embedding" or self.level_bands < 0
                                  or EMBEDDING_MELS % self.level_bands):
             raise ValueError(f"--level-bands needs --front-end speech-embedding and a number of bands that divides "

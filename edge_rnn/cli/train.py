@@ -138,6 +138,9 @@ def train_kws_cmd(
     level_bands: int = typer.Option(0, min=0, max=32, help="with --front-end speech-embedding: also give the "
                                     "recurrent layers each 80 ms's mean log-mel in this many bands (1, 2, 4, ... 32), "
                                     "the loudness the embedding normalises away; 4 helps in babble (0: none)"),
+    tune_embedding: int = typer.Option(0, min=0, max=4, help="with --front-end speech-embedding: also train the "
+                                       "embedding's last this many blocks (at a third of --lr); helps in babble, "
+                                       "and the model is then one head: ensembles need one shared embedding"),
     cell: Cell = "gru", hidden: Hidden = "64,64", dropout: Dropout = 0.1, epochs: Epochs = 30,
     max_minutes: MaxMinutes = 0.0,
     clips_per_epoch: int = typer.Option(2000, min=1, help="noisy training clips made per epoch (by all processes "
@@ -170,7 +173,7 @@ def train_kws_cmd(
 
     framing = {"hop": EMBEDDING_HOP} if front_end == "speech-embedding" else {}  # it sets its own hop
     config = _config(KWSConfig, cell=cell, hidden=hidden, dropout=dropout, front_end=front_end,
-                     level_bands=level_bands, labels=keyword_labels(parse_keywords(keywords)), **framing)
+                     level_bands=level_bands, tune_embedding=tune_embedding, labels=keyword_labels(parse_keywords(keywords)), **framing)
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
                         patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
                         decay_after=2, schedule=schedule, log_every=log_every)

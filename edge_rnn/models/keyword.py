@@ -28,7 +28,11 @@ class KeywordNet(nn.Module):
             from .embedding import EmbeddingFrontEnd, SpeechEmbedding
 
             self.frontend = EmbeddingFrontEnd(config.n_features)
-            self.embedding = SpeechEmbedding().requires_grad_(False)  # pretrained, frozen
+            self.embedding = SpeechEmbedding().requires_grad_(False)  # pretrained, frozen but for
+            if config.tune_embedding:  # the last blocks that --tune-embedding trains
+                from edge_rnn.config import first_tuned_conv
+
+                self.embedding.convs[first_tuned_conv(config.tune_embedding):].requires_grad_(True)
         else:
             self.frontend = LogMelFrontEnd(config.sample_rate, config.win, config.hop, config.n_mels)
         self.front_states = 2 if self.embedding is not None else 1  # how many states the front end owns
@@ -48,8 +52,8 @@ class KeywordNet(nn.Module):
 
     def front(self, audio: torch.Tensor, front_state: list[torch.Tensor]):
         """The front end: unnormalised features (batch, frames, features) and its new states.
-        Nothing in it learns, so it runs without gradients."""
-        with torch.no_grad():
+        Only the embedding blocks of --tune-embedding learn; without them it runs without gradients."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self.config.tune_embedding)):
             if self.embedding is None:
                 feats, context = self.frontend(audio, front_state[0])
                 return feats, [context]

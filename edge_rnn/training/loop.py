@@ -80,11 +80,20 @@ def seed_everything(seed: int, threads: int = 0) -> None:
         torch.set_num_threads(threads)
 
 
+EMBEDDING_LR_SCALE = 1 / 3  # a tuned pretrained embedding learns at a third of the learning rate
+
+
 def make_optimizer(model: torch.nn.Module, opts: TrainOptions) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [{"params": [p for n, p in named if not n.startswith("embedding.")], "lr_scale": 1.0}]
+    tuned = [p for n, p in named if n.startswith("embedding.")]
+    if tuned:
+        groups.append({"params": tuned, "lr_scale": EMBEDDING_LR_SCALE})
+    for group in groups:
+        group["lr"] = opts.lr * group["lr_scale"]
     if opts.optimizer == "adam":
-        return torch.optim.Adam(params, lr=opts.lr)
-    return torch.optim.SGD(params, lr=opts.lr)
+        return torch.optim.Adam(groups, lr=opts.lr)
+    return torch.optim.SGD(groups, lr=opts.lr)
 
 
 def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: torch.nn.Module, clip: float,
@@ -214,7 +223,7 @@ def _epoch(model, optimizer, state: dict, opts: TrainOptions, calls: tuple, clus
     train_epoch, evaluate, out_of_time, log = calls
     state["lr"] = _learning_rate(state, opts)
     for group in optimizer.param_groups:
-        group["lr"] = state["lr"]
+        group["lr"] = state["lr"] * group.get("lr_scale", 1.0)
     started = time.monotonic()
     model.train()
     log.begin_epoch(state["epoch"] + 1, state["lr"])

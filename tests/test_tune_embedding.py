@@ -1,0 +1,87 @@
+"""`train kws --tune-embedding N`: the speech embedding's last N blocks train with the head (at a
+third of the learning rate); the rest of it stays the pretrained network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import FSDD, fsdd_subset, needs_fsdd
+from edge_rnn.checkpoint import export_checkpoints, load_checkpoint
+from edge_rnn.cli import main
+from edge_rnn.config import EMBEDDING_BLOCKS, KWSConfig, first_tuned_conv
+from edge_rnn.models.embedding import SpeechEmbedding, default_weights
+from edge_rnn.models.keyword import KeywordNet
+from edge_rnn.runtime.audio import read_wav
+from edge_rnn.runtime.errors import UserError
+from edge_rnn.runtime.kws import KeywordSpotter
+from edge_rnn.runtime.labels import keyword_labels
+from edge_rnn.training.loop import EMBEDDING_LR_SCALE, TrainOptions, make_optimizer
+
+LABELS = keyword_labels(["zero", "one"])
+
+
+def config(blocks: int, **kw) -> KWSConfig:
+    return KWSConfig(cell="gru", hidden=[8], labels=LABELS, hop=640, front_end="speech-embedding",
+                     tune_embedding=blocks, **kw)
+
+
+def test_blocks_are_counted_from_the_end_and_need_the_embedding():
+    assert len(EMBEDDING_BLOCKS) == 4
+    assert [first_tuned_conv(n) for n in (1, 2, 3, 4)] == [15, 11, 7, 3]  # of 20 convolutions
+    with pytest.raises(ValueError, match="--tune-embedding"):
+        KWSConfig(cell="gru", hidden=[8], labels=LABELS, tune_embedding=1)  # log-mel front end
+    with pytest.raises(ValueError, match="from 0 to 4"):
+        config(5)
+
+
+def test_only_the_tuned_blocks_learn_and_at_a_third_of_the_rate(tmp_path):
+    model = KeywordNet(config(2))
+    trainable = [name for name, p in model.embedding.named_parameters() if p.requires_grad]
+    assert trainable and all(int(name.split(".")[1]) >= first_tuned_conv(2) for name in trainable)
+    assert not any(p.requires_grad for p in KeywordNet(config(0)).embedding.parameters())
+    optimizer = make_optimizer(model, TrainOptions(out=tmp_path, optimizer="adam", lr=3e-3))
+    lrs = sorted(group["lr"] for group in optimizer.param_groups)
+    assert lrs == pytest.approx([3e-3 * EMBEDDING_LR_SCALE, 3e-3])
+    # a step moves the tuned blocks and nothing before them
+    model.embedding.load_onnx(default_weights())
+    before = [c.weight.detach().clone() for c in model.embedding.convs]
+    audio = torch.randn(2, 6400) * 0.1
+    logits, _ = model(audio, model.init_state(2))
+    logits.square().mean().backward()
+    optimizer.step()
+    moved = [not torch.equal(b, c.weight) for b, c in zip(before, model.embedding.convs)]
+    assert moved == [i >= first_tuned_conv(2) for i in range(len(before))]
+
+
+@needs_fsdd
+def test_trains_exports_int8_and_streams_chunk_invariantly(tmp_path):
+    data = fsdd_subset(tmp_path / "data", digits=(0, 1))
+    args = ["train", "kws", "--data", str(data), "--out", str(tmp_path / "run"), "--keywords", "zero,one",
+            "--valid-speaker", "jackson", "--front-end", "speech-embedding", "--tune-embedding", "1", "--hidden", "16",
+            "--epochs", "1", "--clips-per-epoch", "32", "--clip-seconds", "2", "--quiet", "--threads", "1"]
+    assert main(args) == 0
+    ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert ckpt["config"].tune_embedding == 1
+    original = SpeechEmbedding()
+    original.load_onnx(default_weights())
+    first = first_tuned_conv(1)
+    for i, conv in enumerate(original.convs):
+        trained = ckpt["model"][f"embedding.convs.{i}.weight"]
+        assert torch.equal(trained, conv.weight) == (i < first), i  # the trunk is the pretrained one
+    report = export_checkpoints(tmp_path / "run" / "best.pt", tmp_path / "tuned.onnx", "int8")
+    assert report["parity_max_abs_diff"] <= 1e-4
+    audio = np.concatenate([read_wav(FSDD / "1_jackson_5.wav", 8000), np.zeros(3000, np.float32)])
+    runs = []
+    for chunk in (640, 8000):
+        spotter = KeywordSpotter(tmp_path / "tuned.onnx")
+        runs.append(np.concatenate([spotter.probabilities(audio[i : i + chunk]) for i in range(0, audio.size, chunk)]))
+    np.testing.assert_allclose(runs[1], runs[0], atol=1e-5)
+    # one head only: an ensemble needs one shared embedding, and a frozen member has another
+    frozen = ["train", "kws", "--data", str(data), "--out", str(tmp_path / "frozen"), "--keywords", "zero,one",
+              "--valid-speaker", "jackson", "--front-end", "speech-embedding", "--hidden", "16", "--epochs", "1",
+              "--clips-per-epoch", "16", "--clip-seconds", "2", "--quiet", "--threads", "1"]
+    assert main(frozen) == 0
+    with pytest.raises(UserError, match="share one embedding"):
+        export_checkpoints([tmp_path / "run" / "best.pt", tmp_path / "frozen" / "best.pt"], tmp_path / "e.onnx")
