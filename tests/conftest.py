@@ -84,6 +84,30 @@ def fsdd_subset(folder: Path, speakers=("george", "jackson"), digits=(0, 1, 2), 
     return folder
 
 
+def train_embedding_spotter(data: Path, out: Path, *options: str, clips: int = 32) -> Path:
+    """One epoch of a tiny speech-embedding spotter for "zero" and "one" (jackson held out); its best.pt."""
+    from edge_rnn.cli import main
+
+    args = ["train", "kws", "--data", str(data), "--out", str(out), "--keywords", "zero,one",
+            "--valid-speaker", "jackson", "--front-end", "speech-embedding", *options, "--hidden", "16",
+            "--epochs", "1", "--clips-per-epoch", str(clips), "--clip-seconds", "2", "--quiet", "--threads", "1"]
+    assert main(args) == 0
+    return out / "best.pt"
+
+
+def chunked_probabilities(model, audio, chunks=(80, 640, 8000)) -> list:
+    """The model's probabilities over `audio` fed in each chunk size, one stream each."""
+    import numpy as np
+
+    from edge_rnn.runtime.kws import KeywordSpotter
+
+    runs = []
+    for chunk in chunks:
+        spotter = KeywordSpotter(model)
+        runs.append(np.concatenate([spotter.probabilities(audio[i : i + chunk]) for i in range(0, audio.size, chunk)]))
+    return runs
+
+
 @pytest.fixture(scope="session")
 def kws_checkpoint(tmp_path_factory) -> Path:
     if not FSDD.is_dir():

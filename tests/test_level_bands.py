@@ -8,15 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FSDD, fsdd_subset, needs_fsdd
+from conftest import FSDD, chunked_probabilities, fsdd_subset, needs_fsdd, train_embedding_spotter
 from edge_rnn.checkpoint import export_checkpoints, load_checkpoint, save_checkpoint
-from edge_rnn.cli import main
 from edge_rnn.config import KWSConfig, ModelConfig
 from edge_rnn.models.embedding import default_weights
 from edge_rnn.models.keyword import KeywordNet
 from edge_rnn.runtime.audio import read_wav
 from edge_rnn.runtime.errors import UserError
-from edge_rnn.runtime.kws import KeywordSpotter
 from edge_rnn.runtime.labels import keyword_labels
 from edge_rnn.runtime.session import Session
 
@@ -78,19 +76,13 @@ def test_ensemble_members_must_agree_on_bands(tmp_path):
 @needs_fsdd
 def test_trains_exports_int8_and_streams_chunk_invariantly(tmp_path):
     data = fsdd_subset(tmp_path / "data", digits=(0, 1))
-    args = ["train", "kws", "--data", str(data), "--out", str(tmp_path / "run"), "--keywords", "zero,one",
-            "--valid-speaker", "jackson", "--front-end", "speech-embedding", "--level-bands", "4", "--hidden", "16",
-            "--epochs", "1", "--clips-per-epoch", "32", "--clip-seconds", "2", "--quiet", "--threads", "1"]
-    assert main(args) == 0
-    assert load_checkpoint(tmp_path / "run" / "best.pt")["model"]["frontend.mean"].shape == (100,)
-    report = export_checkpoints(tmp_path / "run" / "best.pt", tmp_path / "e.onnx", "int8")
+    best = train_embedding_spotter(data, tmp_path / "run", "--level-bands", "4")
+    assert load_checkpoint(best)["model"]["frontend.mean"].shape == (100,)
+    report = export_checkpoints(best, tmp_path / "e.onnx", "int8")
     assert report["parity_max_abs_diff"] <= 1e-4
     session = Session(tmp_path / "e.onnx")
     assert session.contract.config["level_bands"] == 4
     audio = np.concatenate([read_wav(FSDD / "0_jackson_5.wav", 8000), np.zeros(3000, np.float32)])
-    runs = []
-    for chunk in (80, 640, 8000):
-        spotter = KeywordSpotter(session)
-        runs.append(np.concatenate([spotter.probabilities(audio[i : i + chunk]) for i in range(0, audio.size, chunk)]))
+    runs = chunked_probabilities(session, audio)
     for other in runs[1:]:
         np.testing.assert_allclose(other, runs[0], atol=1e-5)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import FSDD, fsdd_subset, needs_fsdd
+from conftest import fsdd_subset, needs_fsdd
 from edge_rnn.evaluation.noisy import Condition, conditions, score
 from edge_rnn.training.noise import coloured, level_for_snr, mains_hum, power, speech_power, stationary
 from edge_rnn.training.rooms import reverberate, room_impulse_response

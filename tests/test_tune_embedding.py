@@ -7,15 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FSDD, fsdd_subset, needs_fsdd
+from conftest import FSDD, chunked_probabilities, fsdd_subset, needs_fsdd, train_embedding_spotter
 from edge_rnn.checkpoint import export_checkpoints, load_checkpoint
-from edge_rnn.cli import main
 from edge_rnn.config import EMBEDDING_BLOCKS, KWSConfig, first_tuned_conv
 from edge_rnn.models.embedding import SpeechEmbedding, default_weights
 from edge_rnn.models.keyword import KeywordNet
 from edge_rnn.runtime.audio import read_wav
 from edge_rnn.runtime.errors import UserError
-from edge_rnn.runtime.kws import KeywordSpotter
 from edge_rnn.runtime.labels import keyword_labels
 from edge_rnn.training.loop import EMBEDDING_LR_SCALE, TrainOptions, make_optimizer
 
@@ -58,11 +56,8 @@ def test_only_the_tuned_blocks_learn_and_at_a_third_of_the_rate(tmp_path):
 @needs_fsdd
 def test_trains_exports_int8_and_streams_chunk_invariantly(tmp_path):
     data = fsdd_subset(tmp_path / "data", digits=(0, 1))
-    args = ["train", "kws", "--data", str(data), "--out", str(tmp_path / "run"), "--keywords", "zero,one",
-            "--valid-speaker", "jackson", "--front-end", "speech-embedding", "--tune-embedding", "1", "--hidden", "16",
-            "--epochs", "1", "--clips-per-epoch", "32", "--clip-seconds", "2", "--quiet", "--threads", "1"]
-    assert main(args) == 0
-    ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    tuned = train_embedding_spotter(data, tmp_path / "run", "--tune-embedding", "1")
+    ckpt = load_checkpoint(tuned)
     assert ckpt["config"].tune_embedding == 1
     original = SpeechEmbedding()
     original.load_onnx(default_weights())
@@ -70,18 +65,12 @@ def test_trains_exports_int8_and_streams_chunk_invariantly(tmp_path):
     for i, conv in enumerate(original.convs):
         trained = ckpt["model"][f"embedding.convs.{i}.weight"]
         assert torch.equal(trained, conv.weight) == (i < first), i  # the trunk is the pretrained one
-    report = export_checkpoints(tmp_path / "run" / "best.pt", tmp_path / "tuned.onnx", "int8")
+    report = export_checkpoints(tuned, tmp_path / "tuned.onnx", "int8")
     assert report["parity_max_abs_diff"] <= 1e-4
     audio = np.concatenate([read_wav(FSDD / "1_jackson_5.wav", 8000), np.zeros(3000, np.float32)])
-    runs = []
-    for chunk in (640, 8000):
-        spotter = KeywordSpotter(tmp_path / "tuned.onnx")
-        runs.append(np.concatenate([spotter.probabilities(audio[i : i + chunk]) for i in range(0, audio.size, chunk)]))
+    runs = chunked_probabilities(tmp_path / "tuned.onnx", audio, (640, 8000))
     np.testing.assert_allclose(runs[1], runs[0], atol=1e-5)
     # one head only: an ensemble needs one shared embedding, and a frozen member has another
-    frozen = ["train", "kws", "--data", str(data), "--out", str(tmp_path / "frozen"), "--keywords", "zero,one",
-              "--valid-speaker", "jackson", "--front-end", "speech-embedding", "--hidden", "16", "--epochs", "1",
-              "--clips-per-epoch", "16", "--clip-seconds", "2", "--quiet", "--threads", "1"]
-    assert main(frozen) == 0
+    frozen = train_embedding_spotter(data, tmp_path / "frozen", clips=16)
     with pytest.raises(UserError, match="share one embedding"):
-        export_checkpoints([tmp_path / "run" / "best.pt", tmp_path / "frozen" / "best.pt"], tmp_path / "e.onnx")
+        export_checkpoints([tuned, frozen], tmp_path / "e.onnx")

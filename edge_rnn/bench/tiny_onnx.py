@@ -14,8 +14,6 @@ _DTYPES = {np.dtype(np.float32): 1, np.dtype(np.uint8): 2, np.dtype(np.int8): 3,
            np.dtype(np.int32): 6, np.dtype(np.int64): 7}
 
 
-
-
 def _field(number: int, value) -> bytes:
     if isinstance(value, int):
         return _varint(number << 3) + _varint(value)

@@ -107,14 +107,13 @@ def tune_detector_cmd(
     """Choose a keyword spotter's detector (threshold, smoothing, decision and refractory times) on
     held-out speakers in quiet and in noise together, and write it into a copy of the model."""
     from edge_rnn.evaluation.detector_choice import choose
+    from edge_rnn.evaluation.noisy import parse_kinds
     from edge_rnn.runtime.bundled import resolve_model
     from edge_rnn.runtime.session import Session
 
     session = Session(resolve_model(model, "fsdd-kws"), threads=threads)
     if session.contract.task != "kws":
         raise UserError(f"{session.path} is not a keyword spotter; tune-detector chooses a keyword spotter's detector")
-    from edge_rnn.evaluation.noisy import parse_kinds
-
     if snr is None and any(k != "reverb" for k in parse_kinds(noise_kind, noise is not None)):
         snr = "20,10,5"  # rooms alone take no SNR
     options = noise_options(snr, noise_kind, noise, noise_minutes, session.contract.sample_rate)

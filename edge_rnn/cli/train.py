@@ -173,7 +173,8 @@ def train_kws_cmd(
 
     framing = {"hop": EMBEDDING_HOP} if front_end == "speech-embedding" else {}  # it sets its own hop
     config = _config(KWSConfig, cell=cell, hidden=hidden, dropout=dropout, front_end=front_end,
-                     level_bands=level_bands, tune_embedding=tune_embedding, labels=keyword_labels(parse_keywords(keywords)), **framing)
+                     level_bands=level_bands, tune_embedding=tune_embedding,
+                     labels=keyword_labels(parse_keywords(keywords)), **framing)
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
                         patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
                         decay_after=2, schedule=schedule, log_every=log_every)

@@ -50,7 +50,7 @@ def summary(rows: list[dict]) -> dict:
 
 
 def pick(results: list[tuple], max_fa_per_hour: float) -> tuple[tuple, bool]:
-    """The (detector, summary) chosen from `results` and whether it keeps the budget. Among those
+    """The (detector, summary, ...) chosen from `results` and whether it keeps the budget. Among those
     that keep it: the highest mean detection, then the fewest false events; else the fewest false
     accepts per hour, then the highest detection. On a tie the earlier one (the model's own) wins."""
     within = [r for r in results if r[1]["worst_false_accepts_per_hour"] <= max_fa_per_hour]
@@ -72,15 +72,14 @@ def choose(session, utts, opts, max_fa_per_hour: float, quiet: bool = False) -> 
     current, keywords = DetectorConfig.from_dict(c.detector), set(keywords_of(c.labels))
     streams = list(scored_streams(session, utts, opts, "scoring conditions", quiet))
     configs = grid(frame_s, current)
-    results = []
+    results = []  # (detector, summary, rows)
     with Progress(len(configs), "detectors", enabled=not quiet) as bar:
         for config in configs:
-            results.append((config, summary(measure(config, streams, c.labels, frame_s, keywords))))
+            rows = measure(config, streams, c.labels, frame_s, keywords)
+            results.append((config, summary(rows), rows))
             bar.update(1)
     best, met = pick(results, max_fa_per_hour)
+    as_result = lambda r: {"detector": asdict(r[0]), **r[1], "conditions": r[2]}  # noqa: E731
     return {"max_false_accepts_per_hour": max_fa_per_hour, "budget_met": met, "detectors_tried": len(configs),
             "noise_hours": round(sum(s.alone_hours or 0.0 for s in streams), 4),
-            "current": {"detector": asdict(current), **results[0][1],
-                        "conditions": measure(current, streams, c.labels, frame_s, keywords)},
-            "chosen": {"detector": asdict(best[0]), **best[1],
-                       "conditions": measure(best[0], streams, c.labels, frame_s, keywords)}}
+            "current": as_result(results[0]), "chosen": as_result(best)}

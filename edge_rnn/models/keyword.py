@@ -28,8 +28,9 @@ class KeywordNet(nn.Module):
             from .embedding import EmbeddingFrontEnd, SpeechEmbedding
 
             self.frontend = EmbeddingFrontEnd(config.n_features)
-            self.embedding = SpeechEmbedding().requires_grad_(False)  # pretrained, frozen but for
-            if config.tune_embedding:  # the last blocks that --tune-embedding trains
+            # pretrained and frozen, except the last blocks that --tune-embedding trains
+            self.embedding = SpeechEmbedding().requires_grad_(False)
+            if config.tune_embedding:
                 from edge_rnn.config import first_tuned_conv
 
                 self.embedding.convs[first_tuned_conv(config.tune_embedding):].requires_grad_(True)
