@@ -3,6 +3,8 @@ third of the learning rate); the rest of it stays the pretrained network."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -70,7 +72,29 @@ def test_trains_exports_int8_and_streams_chunk_invariantly(tmp_path):
     audio = np.concatenate([read_wav(FSDD / "1_jackson_5.wav", 8000), np.zeros(3000, np.float32)])
     runs = chunked_probabilities(tmp_path / "tuned.onnx", audio, (640, 8000))
     np.testing.assert_allclose(runs[1], runs[0], atol=1e-5)
-    # one head only: an ensemble needs one shared embedding, and a frozen member has another
+    # an ensemble needs one shared embedding: a member on the pretrained one is refused, a head
+    # trained on the tuned one (--embedding-from) joins it
     frozen = train_embedding_spotter(data, tmp_path / "frozen", clips=16)
     with pytest.raises(UserError, match="share one embedding"):
         export_checkpoints([tuned, frozen], tmp_path / "e.onnx")
+    head = train_embedding_spotter(data, tmp_path / "head", "--embedding-from", str(tuned), clips=16)
+    grown = load_checkpoint(head)["model"]
+    shared = [name for name in grown if name.startswith("embedding.")]
+    assert shared and all(torch.equal(grown[name], ckpt["model"][name]) for name in shared)
+    assert not torch.equal(grown["classifier.weight"], ckpt["model"]["classifier.weight"])
+    report = export_checkpoints([tuned, head], tmp_path / "pair.onnx", "int8")
+    assert report["parity_max_abs_diff"] <= 1e-4
+
+
+def test_embedding_from_needs_a_speech_embedding(tmp_path, kws_checkpoint, capsys):
+    from edge_rnn.cli import main
+
+    base = ["train", "kws", "--data", str(FSDD), "--out", str(tmp_path / "run"), "--quiet"]
+    cases = [(["--front-end", "speech-embedding", "--embedding-from", str(kws_checkpoint)], "log-mel|logmel"),
+             (["--embedding-from", str(kws_checkpoint)], "needs --front-end speech-embedding"),
+             (["--front-end", "speech-embedding", "--embedding-from", str(tmp_path / "none.pt")], "not found")]
+    for options, message in cases:
+        assert main(base + options) == 2
+        err = capsys.readouterr().err
+        assert re.search(message, err) and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()

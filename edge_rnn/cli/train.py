@@ -141,6 +141,10 @@ def train_kws_cmd(
     tune_embedding: int = typer.Option(0, min=0, max=4, help="with --front-end speech-embedding: also train the "
                                        "embedding's last this many blocks (at a third of --lr); helps in babble, "
                                        "and the model is then one head: ensembles need one shared embedding"),
+    embedding_from: Optional[Path] = typer.Option(None, help="with --front-end speech-embedding: start from the "
+                                                  "speech embedding of this checkpoint (one trained with "
+                                                  "--tune-embedding), frozen unless --tune-embedding; heads that "
+                                                  "share it export together as one ensemble"),
     cell: Cell = "gru", hidden: Hidden = "64,64", dropout: Dropout = 0.1, epochs: Epochs = 30,
     max_minutes: MaxMinutes = 0.0,
     clips_per_epoch: int = typer.Option(2000, min=1, help="noisy training clips made per epoch (by all processes "
@@ -180,7 +184,7 @@ def train_kws_cmd(
                         decay_after=2, schedule=schedule, log_every=log_every)
     clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices)
     kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, clips, noise=noise)
-    _done(train_kws(config, kws_data, opts), out, json_out)
+    _done(train_kws(config, kws_data, opts, embedding_from), out, json_out)
 
 
 def _names(text: str | None, option: str) -> list[str]:

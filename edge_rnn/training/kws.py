@@ -127,13 +127,31 @@ def frame_metrics(model, audio, labels, batch: int) -> tuple[float, float]:
     return total / count, correct / count
 
 
-def new_model(config: KWSConfig) -> KeywordNet:
+def new_model(config: KWSConfig, embedding: dict[str, torch.Tensor] | None = None) -> KeywordNet:
+    """A spotter to train; its speech embedding the pretrained one, or `embedding` (see embedding_of)."""
     model = KeywordNet(config)
     if model.embedding is not None:
         from edge_rnn.models.embedding import default_weights
 
         model.embedding.load_onnx(default_weights())
+        if embedding is not None:
+            model.embedding.load_state_dict(embedding)
     return model
+
+
+def embedding_of(path: Path, config: KWSConfig) -> dict[str, torch.Tensor]:
+    """The speech-embedding weights of a spotter's checkpoint (`--embedding-from`): heads trained
+    on them share one embedding with it, so they export together as one ensemble."""
+    if config.front_end != "speech-embedding":
+        raise UserError("--embedding-from needs --front-end speech-embedding")
+    from edge_rnn.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    source = ckpt["config"]
+    if source.task != "kws" or source.front_end != "speech-embedding":
+        kind = source.task if source.task != "kws" else f"keyword spotter with the {source.front_end} front end"
+        raise UserError(f"--embedding-from {path}: a {kind} has no speech embedding to start from")
+    return {name[len("embedding."):]: w for name, w in ckpt["model"].items() if name.startswith("embedding.")}
 
 
 def _recordings(config: KWSConfig, data: KWSData, opts: TrainOptions):
@@ -174,8 +192,10 @@ def noise_mix(train: list[Utterance], recordings: list[np.ndarray], options: Cli
                           snr=options.snr, reverb=options.reverb, recordings=recordings or None)
 
 
-def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions) -> dict:
-    """Train a keyword spotter on `data` (any layout) and return the best epoch's metrics."""
+def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions, embedding_from: Path | None = None) -> dict:
+    """Train a keyword spotter on `data` (any layout) and return the best epoch's metrics.
+    embedding_from: a checkpoint whose speech embedding replaces the pretrained one."""
+    start = embedding_of(embedding_from, config) if embedding_from is not None else None
     with Cluster.start(opts.device) as cluster:
         opts = dataclasses.replace(opts, quiet=opts.quiet or not cluster.main)
         seed_everything(opts.seed, opts.threads)
@@ -188,7 +208,7 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions) -> dict:
             t.to(cluster.device) for t in make_batch(utts, keyword_ids, count, samples, hop, rng, options, rate, noise,
                                                      mix)]
         rng = np.random.default_rng(opts.seed)
-        model = new_model(config).to(cluster.device)
+        model = new_model(config, start).to(cluster.device)
         model.fit_normalisation(clips(train_utts, 64, rng)[0])  # the same on every rank
         if cluster.rank:  # each rank its own clips and dropout; the weights are rank 0's (DDP)
             rng = np.random.default_rng([opts.seed, cluster.rank])
@@ -224,5 +244,6 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions) -> dict:
         extra = {"detector": default_detector(hop / rate), "valid_speakers": valid_speakers,
                  "valid_speaker": valid_speakers[0] if len(valid_speakers) == 1 else None,
                  "train_speakers": sorted({u.speaker for u in train_utts if u.speaker}),
-                 "settings": json.dumps({"train": opts.settings(), "data": data.settings()})}
+                 "settings": json.dumps({"train": opts.settings(), "data": data.settings(),
+                                         "embedding_from": None if embedding_from is None else str(embedding_from)})}
         return fit(model, config, opts, train_epoch, evaluate, extra, best_is_last=not held_out, cluster=cluster)
