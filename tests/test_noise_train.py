@@ -81,13 +81,28 @@ def test_train_tiny_model_in_noise(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "kws", "--data", str(data), "--keywords", "zero,one", "--valid-speaker", "jackson",
             "--hidden", "8", "--epochs", "1", "--clips-per-epoch", "16", "--clip-seconds", "1", "--threads", "1",
-            "--noise-share", "0.6", "--snr", "0,10", "--reverb", "0.25", "--babble-voices", "2", "--out", str(out)]
+            "--noise-share", "0.6", "--snr", "0,10", "--reverb", "0.25", "--babble-voices", "2", "--synthetic-keywords", "2", "--out", str(out)]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "60% of clips in loud noise at SNR 0 to 10 dB, 25% in simulated rooms" in err
     assert "espeak-ng words that are no keyword, from 2 voices" in err
+    assert "4 keywords said by 2 espeak-ng voices join the training words" in err
     clips = json.loads(load_checkpoint(out / "best.pt")["settings"])["data"]["clips"]
-    assert (clips["noise_share"], clips["snr"], clips["reverb"], clips["babble_voices"]) == (0.6, [0.0, 10.0], 0.25, 2)
+    assert (clips["noise_share"], clips["snr"], clips["reverb"], clips["babble_voices"], clips["synthetic_keywords"]) \
+        == (0.6, [0.0, 10.0], 0.25, 2, 2)
     export_checkpoints(out / "best.pt", tmp_path / "m.onnx")
     probs = KeywordSpotter(Session(tmp_path / "m.onnx")).probabilities(np.zeros(RATE, np.float32))
     assert probs.shape[1] == 4 and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+
+
+@needs_espeak
+def test_synthetic_keywords_are_each_keyword_in_each_voice():
+    from edge_rnn.training.kws import synthetic_keywords
+
+    said = synthetic_keywords(["zero", "seven"], RATE, 3, seed=4, quiet=True)
+    assert sorted(u.word for u in said) == ["seven"] * 3 + ["zero"] * 3
+    assert {u.speaker for u in said} == {"espeak-ng"} and all(u.audio.size > RATE // 20 for u in said)
+    again = synthetic_keywords(["zero", "seven"], RATE, 3, seed=4, quiet=True)
+    assert all(np.array_equal(a.audio, b.audio) for a, b in zip(said, again))  # the seed decides the voices
+    other = synthetic_keywords(["zero", "seven"], RATE, 3, seed=5, quiet=True)
+    assert not all(a.audio.size == b.audio.size and np.array_equal(a.audio, b.audio) for a, b in zip(said, other))

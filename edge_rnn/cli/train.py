@@ -64,16 +64,18 @@ def _snr_range(text: str) -> tuple[float, float]:
     return low, high
 
 
-def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reverb: float, babble_voices: int):
+def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reverb: float, babble_voices: int,
+                  synthetic_keywords: int = 0):
     from edge_rnn.training.clips import ClipOptions
 
     if babble_voices and not noise_share:
         raise UserError("--babble-voices makes babble for --noise-share clips: give --noise-share too, e.g. 0.6")
-    if babble_voices:
+    if babble_voices or synthetic_keywords:
         from edge_rnn.training.babble import espeak
 
         espeak()  # say now, not after the recordings are read, that it is missing
-    return ClipOptions(seconds, _speed_range(speed), noise_share, _snr_range(snr), reverb, babble_voices)
+    return ClipOptions(seconds, _speed_range(speed), noise_share, _snr_range(snr), reverb, babble_voices,
+                       synthetic_keywords)
 
 
 def _done(best: dict, out: Path, as_json: bool) -> None:
@@ -160,6 +162,10 @@ def train_kws_cmd(
     babble_voices: int = typer.Option(0, min=0, max=1000, help="with --noise-share: this many espeak-ng voices say "
                                       "20 words each that are no keyword, for babble and unknown speech (needs "
                                       "espeak-ng; 0: babble of reversed training words only)"),
+    synthetic_keywords: int = typer.Option(0, min=0, max=1000, help="this many other espeak-ng voices say each "
+                                           "keyword, added to the training words (needs espeak-ng; with "
+                                           "--babble-voices, so that a synthesised voice is not a sign of 'no "
+                                           "keyword'; 0: none)"),
     batch_size: BatchSize = 32, optimizer: Optimizer = "adam", lr: Lr = 3e-3, clip: Clip = 1.0,
     patience: Patience = 4,
     schedule: str = typer.Option("cosine", help="cosine (lr to 0 over --epochs) or plateau (cut on no improvement)"),
@@ -182,7 +188,7 @@ def train_kws_cmd(
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
                         patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
                         decay_after=2, schedule=schedule, log_every=log_every)
-    clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices)
+    clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices, synthetic_keywords)
     kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, clips, noise=noise)
     _done(train_kws(config, kws_data, opts, embedding_from), out, json_out)
 

@@ -69,9 +69,14 @@ def speak(text: str, voice: str, pitch: int, speed: int, rate: int, exe: str) ->
     return trim(to_mono_at(samples, source_rate, rate), rate).astype(np.float32)
 
 
-def spoken_words(words: list[str], rate: int, voices: int, words_per_voice: int, seed: int) -> list[np.ndarray]:
+def spoken_words(words: list[str], rate: int, voices: int, words_per_voice: int, seed) -> list[np.ndarray]:
     """`voices` random espeak-ng voices (accent, variant, pitch 20-79, 130-219 words a minute),
     each saying `words_per_voice` of `words` (a random choice)."""
+    return [audio for _, audio in spoken(words, rate, voices, words_per_voice, seed)]
+
+
+def spoken(words: list[str], rate: int, voices: int, words_per_voice: int, seed) -> list[tuple[str, np.ndarray]]:
+    """(word, audio) of spoken_words: each word with what was said."""
     exe = espeak()
     rng = np.random.default_rng(seed)
     jobs = []
@@ -81,7 +86,7 @@ def spoken_words(words: list[str], rate: int, voices: int, words_per_voice: int,
         jobs += [(str(w), voice, pitch, speed) for w in rng.choice(words, min(words_per_voice, len(words)), replace=False)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         out = list(pool.map(lambda job: speak(*job, rate=rate, exe=exe), jobs))
-    return [w for w in out if w.size > rate // 20]
+    return [(job[0], w) for job, w in zip(jobs, out) if w.size > rate // 20]
 
 
 def babble(n: int, words: list[np.ndarray], rng: np.random.Generator, talkers: tuple[int, int] = (4, 8),

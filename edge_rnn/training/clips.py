@@ -28,6 +28,7 @@ class ClipOptions:
     snr: tuple[float, float] = (-3.0, 27.0)  # dB, speech power over noise power, of those clips
     reverb: float = 0.0  # of clips heard in a simulated room
     babble_voices: int = 0  # espeak-ng voices saying words that are no keyword (babble, unknown speech)
+    synthetic_keywords: int = 0  # espeak-ng voices (others) saying each keyword, added to the training words
 
 
 def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:

@@ -173,6 +173,19 @@ def _recordings(config: KWSConfig, data: KWSData, opts: TrainOptions):
     return train, valid, recs.background
 
 
+def synthetic_keywords(keywords: list[str], rate: int, voices: int, seed: int, quiet: bool) -> list[Utterance]:
+    """Each keyword said by `voices` random espeak-ng voices (`--synthetic-keywords`): training
+    words from voices no recording has. Without them, a synthesised voice is only ever heard saying
+    other words (babble, unknown speech) and a spotter learns that such a voice never says a
+    keyword. Other voices than the babble's (another seed)."""
+    from .babble import spoken
+
+    said = spoken(keywords, rate, voices, len(keywords), [seed, 2])
+    note(f"{len(said)} keywords said by {voices} espeak-ng voices join the training words", quiet)
+    return [Utterance(word, "espeak-ng", i, audio=audio, seconds=audio.size / rate)
+            for i, (word, audio) in enumerate(said)]
+
+
 def noise_mix(train: list[Utterance], recordings: list[np.ndarray], options: ClipOptions, rate: int,
               opts: TrainOptions):
     """The loud-noise and room recipe of `options` (None when it asks for neither)."""
@@ -200,6 +213,9 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions, embedding_fr
         opts = dataclasses.replace(opts, quiet=opts.quiet or not cluster.main)
         seed_everything(opts.seed, opts.threads)
         train_utts, valid_utts, noise = _recordings(config, data, opts)
+        if data.clips.synthetic_keywords:
+            train_utts = train_utts + synthetic_keywords(keywords_of(config.labels), config.sample_rate,
+                                                         data.clips.synthetic_keywords, opts.seed, opts.quiet)
         keyword_ids = {k: i for i, k in enumerate(config.labels) if i >= FIRST_KEYWORD}
         rate, hop = config.sample_rate, config.hop
         samples = int(data.clips.seconds * rate) // hop * hop
