@@ -82,11 +82,14 @@ def make_contract(config, precision: str, extra: dict) -> Contract:
 EMBEDDING_NOTICE = ("This model contains the weights of Google's speech_embedding model "
                     "(https://tfhub.dev/google/speech_embedding/1), licensed under the Apache License 2.0, "
                     "as distributed in ONNX form by openWakeWord (Apache-2.0).")
+CHANGED_NOTICE = (" Those weights were changed: the embedding's last blocks were trained further with edge-rnn "
+                  "(`edge-rnn train kws --tune-embedding`).")
 
 
-def write_metadata(path: Path, contract: Contract, out: Path | None = None) -> None:
+def write_metadata(path: Path, contract: Contract, out: Path | None = None, embedding_changed: bool = False) -> None:
     """Replace the edge_rnn.* metadata_props of the model at `path`, check it, and save it to
-    `out` with its integrity digest (the first entry, see runtime/model_file.py)."""
+    `out` with its integrity digest (the first entry, see runtime/model_file.py). A model with the
+    speech embedding carries its licence notice, saying so when its weights were changed."""
     model = onnx.load(str(path))
     keep = [p for p in model.metadata_props if not p.key.startswith("edge_rnn.")]
     del model.metadata_props[:]
@@ -97,7 +100,7 @@ def write_metadata(path: Path, contract: Contract, out: Path | None = None) -> N
     model.producer_name = "edge-rnn"
     configs = contract.config.get("ensemble", [contract.config])  # a model's config, or each member's
     if any(c.get("front_end") == "speech-embedding" for c in configs):
-        model.doc_string = EMBEDDING_NOTICE
+        model.doc_string = EMBEDDING_NOTICE + (CHANGED_NOTICE if embedding_changed else "")
     fix_state_output_sizes(model, contract)
     onnx.checker.check_model(model)
     Path(out or path).write_bytes(stamp_digest(model.SerializeToString()))

@@ -56,7 +56,8 @@ def export_model(model: nn.Module, out: Path, precision: str = "fp32", *, vocab:
     with tempfile.TemporaryDirectory(prefix=f"edge-rnn-export-{os.getpid()}-") as tmp:
         fp32 = Path(tmp) / "model.fp32.onnx"
         export_fp32(model, config, fp32)
-        write_metadata(fp32, make_contract(config, "fp32", extra))
+        changed = embedding_changed(model)
+        write_metadata(fp32, make_contract(config, "fp32", extra), embedding_changed=changed)
         report["parity_max_abs_diff"] = check_parity(model, config, fp32)
         report["fp32_bytes"] = fp32.stat().st_size
         final = fp32
@@ -64,7 +65,7 @@ def export_model(model: nn.Module, out: Path, precision: str = "fp32", *, vocab:
             final = Path(tmp) / f"model.{precision}.onnx"
             declared = [w.detach().cpu().numpy() for w in model.int8_weights()]
             quantize(fp32, final, config.task, declared)
-            write_metadata(final, make_contract(config, precision, extra))
+            write_metadata(final, make_contract(config, precision, extra), embedding_changed=changed)
             report[f"{precision}_bytes"] = final.stat().st_size
             report["size_ratio"] = round(final.stat().st_size / report["fp32_bytes"], 4)
         if measure is not None:
@@ -74,3 +75,10 @@ def export_model(model: nn.Module, out: Path, precision: str = "fp32", *, vocab:
         with atomic_path(out) as target:
             target.write_bytes(final.read_bytes())
     return report
+
+
+def embedding_changed(model: nn.Module) -> bool:
+    """Whether a keyword spotter's speech embedding (an ensemble's shared one) was tuned in training."""
+    members = getattr(model, "members", None)
+    embedding = getattr(members[0] if members is not None else model, "embedding", None)
+    return embedding is not None and not embedding.is_pretrained()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -69,6 +70,8 @@ def test_trains_exports_int8_and_streams_chunk_invariantly(tmp_path):
         assert torch.equal(trained, conv.weight) == (i < first), i  # the trunk is the pretrained one
     report = export_checkpoints(tuned, tmp_path / "tuned.onnx", "int8")
     assert report["parity_max_abs_diff"] <= 1e-4
+    # the licence notice says the embedding's weights were changed
+    assert "were changed" in onnx.load(str(tmp_path / "tuned.onnx"), load_external_data=False).doc_string
     audio = np.concatenate([read_wav(FSDD / "1_jackson_5.wav", 8000), np.zeros(3000, np.float32)])
     runs = chunked_probabilities(tmp_path / "tuned.onnx", audio, (640, 8000))
     np.testing.assert_allclose(runs[1], runs[0], atol=1e-5)
@@ -84,6 +87,10 @@ def test_trains_exports_int8_and_streams_chunk_invariantly(tmp_path):
     assert not torch.equal(grown["classifier.weight"], ckpt["model"]["classifier.weight"])
     report = export_checkpoints([tuned, head], tmp_path / "pair.onnx", "int8")
     assert report["parity_max_abs_diff"] <= 1e-4
+    assert "were changed" in onnx.load(str(tmp_path / "pair.onnx"), load_external_data=False).doc_string
+    export_checkpoints(frozen, tmp_path / "frozen.onnx")
+    notice = onnx.load(str(tmp_path / "frozen.onnx"), load_external_data=False).doc_string
+    assert "speech_embedding" in notice and "changed" not in notice
 
 
 def test_embedding_from_needs_a_speech_embedding(tmp_path, kws_checkpoint, capsys):

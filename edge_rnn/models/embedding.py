@@ -134,6 +134,13 @@ class SpeechEmbedding(nn.Module):
         self._layers(torch.zeros(1, 1, WINDOW_FRAMES, N_MELS, dtype=self.rest.dtype, device=self.rest.device), note)
         self.rest.copy_(torch.cat(rests))
 
+    def is_pretrained(self) -> bool:
+        """Whether every weight is still the shipped pretrained one (not tuned by training)."""
+        original = SpeechEmbedding()
+        original.load_onnx(default_weights())
+        mine = dict(self.named_parameters())
+        return all(torch.equal(w, mine[name].detach().cpu()) for name, w in original.named_parameters())
+
     def load_onnx(self, path: Path) -> None:
         """Copy the weights of openWakeWord's `embedding_model.onnx` (its Conv nodes in order)."""
         import onnx
