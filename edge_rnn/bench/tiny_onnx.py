@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_rnn.runtime.protobuf import encode_bytes
 from edge_rnn.runtime.protobuf import encode_varint as _varint
 
 _DTYPES = {np.dtype(np.float32): 1, np.dtype(np.uint8): 2, np.dtype(np.int8): 3,
@@ -18,7 +19,7 @@ def _field(number: int, value) -> bytes:
     if isinstance(value, int):
         return _varint(number << 3) + _varint(value)
     data = value.encode() if isinstance(value, str) else bytes(value)
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
+    return encode_bytes(number, data)
 
 
 def _value_info(name: str, dtype, shape) -> bytes:

@@ -117,10 +117,11 @@ def tune_detector_cmd(
     if snr is None and any(k != "reverb" for k in parse_kinds(noise_kind, noise is not None)):
         snr = "20,10,5"  # rooms alone take no SNR
     options = noise_options(snr, noise_kind, noise, noise_minutes, session.contract.sample_rate)
+    original = session.file.data  # the bytes the session was made from, checksum checked
     if out is not None:
         if out.is_dir():
             raise UserError(f"--out {out} is a folder; give a file name to write")
-        _with_detector(session.path, session.contract.detector)  # a file that cannot carry one: say so now
+        _with_detector(original, session.contract.detector)  # a file that cannot carry one: say so now
     result = {"model": str(session.path), **choose(session, _held_out(session, data, speakers, split, quiet),
                                                    options, max_false_accepts, quiet)}
     if not result["budget_met"]:
@@ -128,7 +129,10 @@ def tune_detector_cmd(
               f"noise-only stream; chosen: the fewest ({result['chosen']['worst_false_accepts_per_hour']:g}/h)",
               file=sys.stderr)
     if out is not None:
-        _write_with_detector(session.path, out, result["chosen"]["detector"])
+        from edge_rnn.runtime.fileio import atomic_path
+
+        with atomic_path(out) as tmp:
+            tmp.write_bytes(_with_detector(original, result["chosen"]["detector"]))
         result["written"] = str(out)
     if json_out:
         print(json.dumps(result))
@@ -138,15 +142,8 @@ def tune_detector_cmd(
     detector_choice_table(result)
 
 
-def _with_detector(src: Path, detector: dict) -> bytes:
-    from edge_rnn.runtime.model_file import read_model, with_metadata
+def _with_detector(model: bytes, detector: dict) -> bytes:
+    """The model's bytes carrying `detector` (its checksum stamped again)."""
+    from edge_rnn.runtime.model_file import with_metadata
 
-    return with_metadata(read_model(src).data, {"edge_rnn.detector": json.dumps(detector)})
-
-
-def _write_with_detector(src: Path, dst: Path, detector: dict) -> None:
-    from edge_rnn.runtime.fileio import atomic_path
-
-    data = _with_detector(src, detector)
-    with atomic_path(dst) as tmp:
-        tmp.write_bytes(data)
+    return with_metadata(model, {"edge_rnn.detector": json.dumps(detector)})

@@ -69,13 +69,15 @@ def speak(text: str, voice: str, pitch: int, speed: int, rate: int, exe: str) ->
     return trim(to_mono_at(samples, source_rate, rate), rate).astype(np.float32)
 
 
-def spoken_words(words: list[str], rate: int, voices: int, words_per_voice: int, seed) -> list[np.ndarray]:
+def spoken_words(words: list[str], rate: int, voices: int, words_per_voice: int,
+                 seed: int | list[int]) -> list[np.ndarray]:
     """`voices` random espeak-ng voices (accent, variant, pitch 20-79, 130-219 words a minute),
     each saying `words_per_voice` of `words` (a random choice)."""
     return [audio for _, audio in spoken(words, rate, voices, words_per_voice, seed)]
 
 
-def spoken(words: list[str], rate: int, voices: int, words_per_voice: int, seed) -> list[tuple[str, np.ndarray]]:
+def spoken(words: list[str], rate: int, voices: int, words_per_voice: int,
+           seed: int | list[int]) -> list[tuple[str, np.ndarray]]:
     """(word, audio) of spoken_words: each word with what was said."""
     exe = espeak()
     rng = np.random.default_rng(seed)
