@@ -3,6 +3,7 @@ third of the learning rate); the rest of it stays the pretrained network."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -59,9 +60,10 @@ def test_only_the_tuned_blocks_learn_and_at_a_third_of_the_rate(tmp_path):
 @needs_fsdd
 def test_trains_exports_int8_and_streams_chunk_invariantly(tmp_path):
     data = fsdd_subset(tmp_path / "data", digits=(0, 1))
-    tuned = train_embedding_spotter(data, tmp_path / "run", "--tune-embedding", "1")
+    tuned = train_embedding_spotter(data, tmp_path / "run", "--tune-embedding", "1", "--embedding-anchor", "0.001")
     ckpt = load_checkpoint(tuned)
     assert ckpt["config"].tune_embedding == 1
+    assert json.loads(ckpt["settings"])["data"]["embedding_anchor"] == 0.001
     original = SpeechEmbedding()
     original.load_onnx(default_weights())
     first = first_tuned_conv(1)
@@ -104,4 +106,34 @@ def test_embedding_from_needs_a_speech_embedding(tmp_path, kws_checkpoint, capsy
         assert main(base + options) == 2
         err = capsys.readouterr().err
         assert re.search(message, err) and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_anchor_pulls_tuned_blocks_back_to_where_they_started():
+    from edge_rnn.training.kws import Anchor
+
+    model = KeywordNet(config(2))
+    model.embedding.load_onnx(default_weights())
+    assert Anchor(model, 0.0).penalty() == 0.0 and Anchor(KeywordNet(config(0)), 1.0).penalty() == 0.0
+    anchor = Anchor(model, 0.5)
+    assert float(anchor.penalty()) == 0.0  # at its start
+    tuned = model.embedding.convs[first_tuned_conv(2)].weight
+    frozen = model.embedding.convs[0].weight
+    with torch.no_grad():
+        tuned += 0.1
+    before = float(anchor.penalty())
+    assert before == pytest.approx(0.5 * 0.01 * tuned.numel(), rel=1e-4)
+    anchor.penalty().backward()
+    assert frozen.grad is None  # only the tuned blocks are held
+    torch.optim.SGD([tuned], lr=0.5).step()  # one step on the pull alone: halfway back
+    assert float(anchor.penalty()) == pytest.approx(before / 4, rel=1e-3)
+
+
+def test_embedding_anchor_needs_tuned_blocks(tmp_path, capsys):
+    from edge_rnn.cli import main
+
+    code = main(["train", "kws", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--quiet",
+                 "--front-end", "speech-embedding", "--embedding-anchor", "0.01"])
+    err = capsys.readouterr().err
+    assert code == 2 and "needs --tune-embedding" in err and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()

@@ -147,6 +147,9 @@ def train_kws_cmd(
                                                   "speech embedding of this checkpoint (one trained with "
                                                   "--tune-embedding), frozen unless --tune-embedding; heads that "
                                                   "share it export together as one ensemble"),
+    embedding_anchor: float = typer.Option(0.0, min=0.0, help="with --tune-embedding: pull the tuned blocks toward "
+                                           "the weights they started from, by this weight on their squared "
+                                           "change (L2-SP; 0: off)"),
     cell: Cell = "gru", hidden: Hidden = "64,64", dropout: Dropout = 0.1, epochs: Epochs = 30,
     max_minutes: MaxMinutes = 0.0,
     clips_per_epoch: int = typer.Option(2000, min=1, help="noisy training clips made per epoch (by all processes "
@@ -189,7 +192,10 @@ def train_kws_cmd(
                         patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
                         decay_after=2, schedule=schedule, log_every=log_every)
     clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices, synthetic_keywords)
-    kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, clips, noise=noise)
+    if embedding_anchor and not tune_embedding:
+        raise UserError("--embedding-anchor needs --tune-embedding: a frozen embedding does not move")
+    kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, clips, noise=noise,
+                       embedding_anchor=embedding_anchor)
     _done(train_kws(config, kws_data, opts, embedding_from), out, json_out)
 
 

@@ -40,6 +40,7 @@ class KWSData:
     batch_size: int = 32  # clips per process and step
     clips: ClipOptions = field(default_factory=ClipOptions)
     noise: Path | None = None  # a folder of background recordings
+    embedding_anchor: float = 0.0  # weight of the tuned blocks' squared change from their start (L2-SP)
 
     def settings(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
@@ -205,6 +206,21 @@ def noise_mix(train: list[Utterance], recordings: list[np.ndarray], options: Cli
                           snr=options.snr, reverb=options.reverb, recordings=recordings or None)
 
 
+class Anchor:
+    """L2-SP: a pull of the embedding's tuned blocks toward the weights they started from, so that
+    a few training voices bend the pretrained embedding less (`--embedding-anchor`)."""
+
+    def __init__(self, model: KeywordNet, weight: float):
+        self.weight = weight
+        tuned = [p for p in model.embedding.parameters() if p.requires_grad] if model.embedding is not None else []
+        self.pairs = [(p, p.detach().clone()) for p in tuned] if weight > 0 else []
+
+    def penalty(self) -> torch.Tensor | float:
+        if not self.pairs:
+            return 0.0
+        return self.weight * sum(((p - start) ** 2).sum() for p, start in self.pairs)
+
+
 def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions, embedding_from: Path | None = None) -> dict:
     """Train a keyword spotter on `data` (any layout) and return the best epoch's metrics.
     embedding_from: a checkpoint whose speech embedding replaces the pretrained one."""
@@ -230,6 +246,7 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions, embedding_fr
             rng = np.random.default_rng([opts.seed, cluster.rank])
             torch.manual_seed(opts.seed + cluster.rank)
         mine, net = shard(train_utts, cluster), cluster.wrap(model)
+        anchor = Anchor(model, data.embedding_anchor)
         # validation in the noise trained for, so that the best epoch is the best in it
         valid = clips(valid_utts, 300, np.random.default_rng(12345), None, mix) if cluster.main else None
         batches = math.ceil(data.clips_per_epoch / (data.batch_size * cluster.world))
@@ -241,7 +258,7 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions, embedding_fr
                     x, y = clips(mine, data.batch_size, rng, data.clips, mix)
                     logits, _ = net(x, model.init_state(x.size(0), x.device))
                     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
-                    value = descend(loss, optimizer, model, opts.clip)
+                    value = descend(loss + anchor.penalty(), optimizer, model, opts.clip)
                     record(value)
                     total, count = total + value, count + 1
                     bar.update(1, f"loss {total / count:.4f}")
