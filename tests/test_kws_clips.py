@@ -32,6 +32,26 @@ def test_clips_are_labelled_and_bounded():
     assert seen == {IGNORE, 0, 1, 2, 3}  # ignored onsets, background, unknown and both keywords
 
 
+def test_digital_silence_leaves_only_the_words():
+    """--digital-silence: that share of clips has no background at all (exact zeros between the
+    words, as in a padded file); the others keep theirs everywhere."""
+    words = {"one": [_constant("one", 0.3)], "two": [_constant("two", 0.3)]}
+    rng = np.random.default_rng(2)
+    silent = [0, 0]
+    for share in (0.0, 1.0, 0.5):
+        for _ in range(40):
+            audio, labels = make_clip(words, {"one": 2, "two": 3}, words["one"], 24000, 80, rng,
+                                      ClipOptions(3.0, digital_silence=share))
+            zeros = float(np.mean(audio == 0))
+            if share == 0.0:
+                assert zeros < 0.01
+            elif share == 1.0:
+                assert zeros > 0.3 and (labels != 0).any() == (zeros < 1.0)  # words sound, the rest is zeros
+            else:
+                silent[zeros > 0.3] += 1
+    assert min(silent) >= 10  # about half and half
+
+
 def test_frame_labels_ignore_the_onset_and_carry_a_tail():
     labels = frame_labels_for(30, 80, [(800, 1600, 2)], tail=3)  # a word over frames 10-19
     assert list(labels[:10]) == [0] * 10

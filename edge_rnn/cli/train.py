@@ -65,7 +65,7 @@ def _snr_range(text: str) -> tuple[float, float]:
 
 
 def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reverb: float, babble_voices: int,
-                  synthetic_keywords: int = 0):
+                  synthetic_keywords: int = 0, digital_silence: float = 0.0):
     from edge_rnn.training.clips import ClipOptions
 
     if babble_voices and not noise_share:
@@ -75,7 +75,7 @@ def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reve
 
         espeak()  # say now, not after the recordings are read, that it is missing
     return ClipOptions(seconds, _speed_range(speed), noise_share, _snr_range(snr), reverb, babble_voices,
-                       synthetic_keywords)
+                       synthetic_keywords, digital_silence)
 
 
 def _done(best: dict, out: Path, as_json: bool) -> None:
@@ -121,6 +121,35 @@ def train_lm_cmd(
     _done(train_lm(config, lm_data, opts), out, json_out)
 
 
+# train kws: the speech embedding and training in noise
+LevelBands = Annotated[int, typer.Option(min=0, max=32, help=(
+    "with --front-end speech-embedding: also give the recurrent layers each 80 ms's mean log-mel in "
+    "this many bands (1, 2, 4, ... 32), the loudness the embedding normalises away; 4 helps in babble"
+    " (0: none)"))]
+TuneEmbedding = Annotated[int, typer.Option(min=0, max=4, help=(
+    "with --front-end speech-embedding: also train the embedding's last this many blocks (at a third "
+    "of --lr); helps in babble, and the model is then one head: ensembles need one shared embedding"))]
+EmbeddingFrom = Annotated[Optional[Path], typer.Option(help=(
+    "with --front-end speech-embedding: start from the speech embedding of this checkpoint (one "
+    "trained with --tune-embedding), frozen unless --tune-embedding; heads that share it export "
+    "together as one ensemble"))]
+EmbeddingAnchor = Annotated[float, typer.Option(min=0.0, help=(
+    "with --tune-embedding: pull the tuned blocks toward the weights they started from, by this "
+    "weight on their squared change (L2-SP; 0: off)"))]
+NoiseShare = Annotated[float, typer.Option(min=0.0, max=1.0, help=(
+    "share of clips whose words are put into loud noise (shaped, babble, hum, --noise recordings, "
+    "mixtures) at --snr, or, without words, into noise alone (0: none)"))]
+DigitalSilence = Annotated[float, typer.Option(min=0.0, max=1.0, help=(
+    "share of the clips not in loud noise whose background is exact zeros (a padded file, a muted "
+    "input): the words alone"))]
+BabbleVoices = Annotated[int, typer.Option(min=0, max=1000, help=(
+    "with --noise-share: this many espeak-ng voices say 20 words each that are no keyword, for babble"
+    " and unknown speech (needs espeak-ng; 0: babble of reversed training words only)"))]
+SyntheticKeywords = Annotated[int, typer.Option(min=0, max=1000, help=(
+    "this many other espeak-ng voices say each keyword, added to the training words (needs espeak-ng;"
+    " with --babble-voices, so that a synthesised voice is not a sign of 'no keyword'; 0: none)"))]
+
+
 @app.command("kws")
 def train_kws_cmd(
     data: Path = typer.Option(..., help="recordings: a folder of WORD/ sub-folders (Speech Commands) or of "
@@ -137,19 +166,10 @@ def train_kws_cmd(
                                          "into training clips"),
     front_end: str = typer.Option("logmel", help="logmel (learned from --data alone) or speech-embedding (a "
                                   "frozen pretrained speech embedding every 80 ms; only the recurrent layers learn)"),
-    level_bands: int = typer.Option(0, min=0, max=32, help="with --front-end speech-embedding: also give the "
-                                    "recurrent layers each 80 ms's mean log-mel in this many bands (1, 2, 4, ... 32), "
-                                    "the loudness the embedding normalises away; 4 helps in babble (0: none)"),
-    tune_embedding: int = typer.Option(0, min=0, max=4, help="with --front-end speech-embedding: also train the "
-                                       "embedding's last this many blocks (at a third of --lr); helps in babble, "
-                                       "and the model is then one head: ensembles need one shared embedding"),
-    embedding_from: Optional[Path] = typer.Option(None, help="with --front-end speech-embedding: start from the "
-                                                  "speech embedding of this checkpoint (one trained with "
-                                                  "--tune-embedding), frozen unless --tune-embedding; heads that "
-                                                  "share it export together as one ensemble"),
-    embedding_anchor: float = typer.Option(0.0, min=0.0, help="with --tune-embedding: pull the tuned blocks toward "
-                                           "the weights they started from, by this weight on their squared "
-                                           "change (L2-SP; 0: off)"),
+    level_bands: LevelBands = 0,
+    tune_embedding: TuneEmbedding = 0,
+    embedding_from: EmbeddingFrom = None,
+    embedding_anchor: EmbeddingAnchor = 0.0,
     cell: Cell = "gru", hidden: Hidden = "64,64", dropout: Dropout = 0.1, epochs: Epochs = 30,
     max_minutes: MaxMinutes = 0.0,
     clips_per_epoch: int = typer.Option(2000, min=1, help="noisy training clips made per epoch (by all processes "
@@ -157,18 +177,12 @@ def train_kws_cmd(
     clip_seconds: float = typer.Option(4.0, min=0.5, max=60.0),
     speed: str = typer.Option("0.8,1.25", help="MIN,MAX speed factor of training words (faster is also "
                               "higher in pitch and formants)"),
-    noise_share: float = typer.Option(0.0, min=0.0, max=1.0, help="share of clips whose words are put into loud "
-                                      "noise (shaped, babble, hum, --noise recordings, mixtures) at --snr, or, "
-                                      "without words, into noise alone (0: none)"),
+    noise_share: NoiseShare = 0.0,
     snr: str = typer.Option("-3,27", help="MIN,MAX dB: SNR (speech power over noise power) of --noise-share clips"),
     reverb: float = typer.Option(0.0, min=0.0, max=1.0, help="share of clips heard in a simulated room"),
-    babble_voices: int = typer.Option(0, min=0, max=1000, help="with --noise-share: this many espeak-ng voices say "
-                                      "20 words each that are no keyword, for babble and unknown speech (needs "
-                                      "espeak-ng; 0: babble of reversed training words only)"),
-    synthetic_keywords: int = typer.Option(0, min=0, max=1000, help="this many other espeak-ng voices say each "
-                                           "keyword, added to the training words (needs espeak-ng; with "
-                                           "--babble-voices, so that a synthesised voice is not a sign of 'no "
-                                           "keyword'; 0: none)"),
+    digital_silence: DigitalSilence = 0.0,
+    babble_voices: BabbleVoices = 0,
+    synthetic_keywords: SyntheticKeywords = 0,
     batch_size: BatchSize = 32, optimizer: Optimizer = "adam", lr: Lr = 3e-3, clip: Clip = 1.0,
     patience: Patience = 4,
     schedule: str = typer.Option("cosine", help="cosine (lr to 0 over --epochs) or plateau (cut on no improvement)"),
@@ -191,7 +205,8 @@ def train_kws_cmd(
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
                         patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
                         decay_after=2, schedule=schedule, log_every=log_every)
-    clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices, synthetic_keywords)
+    clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices, synthetic_keywords,
+                          digital_silence)
     if embedding_anchor and not tune_embedding:
         raise UserError("--embedding-anchor needs --tune-embedding: a frozen embedding does not move")
     kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, clips, noise=noise,

@@ -29,6 +29,7 @@ class ClipOptions:
     reverb: float = 0.0  # of clips heard in a simulated room
     babble_voices: int = 0  # espeak-ng voices saying words that are no keyword (babble, unknown speech)
     synthetic_keywords: int = 0  # espeak-ng voices (others) saying each keyword, added to the training words
+    digital_silence: float = 0.0  # of the clips in their usual background: none, exact zeros between the words
 
 
 def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
@@ -135,6 +136,8 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
         pos += utt.size + int(rng.integers(int(0.3 * rate), int(1.2 * rate)))
 
     def usual(speech: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+        if options.digital_silence and rng.random() < options.digital_silence:
+            return np.clip(speech, -1.0, 1.0)  # a padded file, a muted input: only the words' own sound
         if spans:
             active = np.concatenate([speech[a:b] for a, b in spans])
             level = np.sqrt(np.mean(active ** 2)) / 10 ** (rng.uniform(5, 40) / 20)  # SNR 5-40 dB
