@@ -4,10 +4,13 @@
 (front end inside), smooths the per-frame probabilities, and fires an event when a keyword's
 smoothed score reaches its threshold outside the refractory period after the last event.
 The frame grid is fixed from the start of the stream, so events do not depend on chunking.
+`finish()` ends a stream that has an end (a file, a closed pipe): a word in its last moments
+is still reported, as if silence had followed it.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,9 @@ from .stream import Stream
 # Frames per model call at most: a long chunk is run in pieces (the state carries over exactly),
 # so the memory of one call stays bounded whatever length a caller passes.
 MAX_CALL_FRAMES = 1000
+# After the input ends, how long a word may still take to be recognised (the speech embedding
+# looks 0.76 s back); the detector's smoothing and decision time come on top.
+FINISH_SECONDS = 1.0
 
 class KeywordSpotter:
     """One audio stream through a keyword-spotting model. Make one per stream; share the Session."""
@@ -66,3 +72,18 @@ class KeywordSpotter:
         """Feed audio; return events {keyword, time (s from stream start), score}."""
         probs = self.probabilities(chunk)
         return self.detector.update(probs) if probs.shape[0] else []
+
+    def finish_samples(self) -> int:
+        """How much digital silence `finish()` feeds: the rest of the current hop and enough whole
+        hops for a word still being heard to be recognised and decided."""
+        config = self.detector.config
+        tail = FINISH_SECONDS + config.decision_s + config.smooth_frames * self.hop / self.sample_rate
+        return int(math.ceil(tail * self.sample_rate / self.hop)) * self.hop - self._pending.size
+
+    def finish(self) -> list[dict]:
+        """The input has ended: follow it with digital silence (`finish_samples()`) and return the
+        events that completes, then start a new stream (as `reset()`). An event's time may lie a
+        little after the input's end: the frame where the model was surest."""
+        events = self.process(np.zeros(self.finish_samples(), np.float32))
+        self.reset()
+        return events

@@ -119,7 +119,8 @@ def fsdd_stream(seed: int, count: int = 12) -> np.ndarray:
 
 
 def wav_cases(tmp: Path) -> list[Path]:
-    cases = [DIGITS]
+    cases = [DIGITS, tmp / "ends-on-a-word.wav"]  # the demo cut right after its last word
+    cases[-1].write_bytes(wav_bytes(read_pcm16(DIGITS)[0][: int(10.31 * 8000)], 8000))
     if FSDD.is_dir():
         a, b = fsdd_stream(1), fsdd_stream(2)
         cases.append(tmp / "fsdd-mono16.wav")

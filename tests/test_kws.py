@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -22,6 +23,9 @@ from edge_rnn.runtime.session import Session
 
 from conftest import FSDD, fsdd_subset, needs_fsdd
 from wavs import write_wav
+
+
+DEMO_WAV = Path(__file__).resolve().parents[1] / "docs" / "digits.wav"
 
 
 def tiny_config(cell="gru") -> KWSConfig:
@@ -157,6 +161,32 @@ def test_events_do_not_depend_on_chunking(tmp_path, model, request):
     for other in results[1:]:
         assert [(e["keyword"], e["time"]) for e in other] == [(e["keyword"], e["time"]) for e in results[0]]
         assert np.allclose([e["score"] for e in other], [e["score"] for e in results[0]], atol=1e-5)
+
+
+def test_a_word_at_the_very_end_of_the_input_is_reported(tmp_path):
+    """The demo recording cut right after its last word ("six"): when the audio stops, the
+    detector has not decided it yet. finish() follows the input with silence, reports it and
+    starts a new stream; `edge-rnn stream` calls it at the end of a file or a pipe."""
+    from edge_rnn.runtime.bundled import bundled_path
+
+    audio = read_wav(DEMO_WAV, 8000)[: int(10.31 * 8000)]
+    spotter = KeywordSpotter(bundled_path("fsdd-kws"))
+    events = [e for a in range(0, audio.size, 800) for e in spotter.process(audio[a : a + 800])]
+    assert [e["keyword"] for e in events] == ["three", "one", "four", "one", "five", "nine", "two"]
+    pending, tail = spotter._pending.size, spotter.finish_samples()
+    assert (pending + tail) % spotter.hop == 0 and tail >= 1.84 * 8000 - spotter.hop  # 1 s + decision + smoothing
+    last = spotter.finish()
+    assert [e["keyword"] for e in last] == ["six"] and 10.0 < last[0]["time"] < 11.0
+    assert spotter.detector.frame == 0 and spotter._pending.size == 0  # a new stream
+    again = [e for a in range(0, audio.size, 800) for e in spotter.process(audio[a : a + 800])]
+    assert again == events and spotter.process(np.zeros(tail, np.float32)) == last
+    # the command line, from a file and from a pipe
+    wav = write_wav(tmp_path / "cut.wav", audio, 8000)
+    cmd = [sys.executable, "-m", "edge_rnn.cli", "stream", "--model", "fsdd-kws", "--json", "--input"]
+    for r in (subprocess.run(cmd + [str(wav)], capture_output=True, timeout=120),
+              subprocess.run(cmd + ["-"], input=wav.read_bytes(), capture_output=True, timeout=120)):
+        assert r.returncode == 0, r.stderr
+        assert [json.loads(line)["keyword"] for line in r.stdout.decode().splitlines()][-2:] == ["two", "six"]
 
 
 @needs_fsdd

@@ -33,13 +33,18 @@ def stream_audio(session: Session, source: str, chunk_ms: float, as_json: bool,
         chunks = wav_chunks(source, spotter.sample_rate, chunk)
     count = 0
     for piece in chunks:
-        for event in spotter.process(piece):
-            count += 1
-            event.pop("frame")
-            if as_json:
-                print(json.dumps(event))
-            else:
-                print(f"{event['time']:8.2f}s  {event['keyword']:<10} score {event['score']:.3f}")
-            sys.stdout.flush()
+        count += _show(spotter.process(piece), as_json)
+    count += _show(spotter.finish(), as_json)  # a word in the input's last moments
     if not as_json:
         print(f"{count} event(s)", file=sys.stderr)
+
+
+def _show(events: list[dict], as_json: bool) -> int:
+    for event in events:
+        event.pop("frame")
+        if as_json:
+            print(json.dumps(event))
+        else:
+            print(f"{event['time']:8.2f}s  {event['keyword']:<10} score {event['score']:.3f}")
+        sys.stdout.flush()
+    return len(events)

@@ -83,16 +83,20 @@ def events_at(probs: np.ndarray, labels: list[str], frame_s: float, config: Dete
 
 
 def per_utterance(session: Session, utts, base: DetectorConfig, quiet: bool) -> dict:
-    """Each utterance alone: the keyword whose smoothed score peaks highest, if it reaches its
-    threshold (what the detector would say), else "unknown". Accuracy overall, per word and speaker."""
+    """Each utterance alone, as `edge-rnn stream --input` hears a one-word file: from a fresh
+    stream, followed by the silence `KeywordSpotter.finish()` adds. The keyword whose smoothed
+    score peaks highest, if it reaches its threshold (what the detector would say), else
+    "unknown". Accuracy overall, per word and speaker."""
     c = session.contract
     frame_s, keywords = c.hop / c.sample_rate, set(keywords_of(c.labels))
     per_class, per_speaker = defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])
-    pad = np.zeros(int(0.3 * c.sample_rate), np.float32)
     thresholds = base.thresholds(keywords_of(c.labels))
+    spotter, chunk = KeywordSpotter(session), c.sample_rate // 10
     with Progress(len(utts), "utterances", enabled=not quiet) as bar:
         for u in utts:
-            probs = run_probabilities(session, np.concatenate([pad, u.audio, pad, pad]), 800)
+            spotter.reset()  # 100 ms chunks, then the silence in one call, as `stream --input` does
+            heard = [spotter.probabilities(u.audio[a : a + chunk]) for a in range(0, u.audio.size, chunk)]
+            probs = np.concatenate(heard + [spotter.probabilities(np.zeros(spotter.finish_samples(), np.float32))])
             peak = Detector(c.labels, frame_s, base).smooth(probs)[:, FIRST_KEYWORD:].max(axis=0)
             best = int(peak.argmax())
             guess = c.labels[FIRST_KEYWORD + best] if peak[best] >= thresholds[best] else UNKNOWN

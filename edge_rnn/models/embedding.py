@@ -15,13 +15,15 @@ keeps the last 176 audio samples (the DFT's overlap, state `context`) and, for e
 convolutions that look 3 steps along time, the last 2 steps of its input (state `cache`, 9472
 numbers). A call then computes each layer only at its new steps (8 log-mel frames per hop), not
 over a whole 76-frame window (9.5 times the steps for an 80 ms call), and the result does not
-depend on how the audio was cut into calls. The zero state means 68 frames of log-mel 0
-(very quiet noise) heard before the stream began; the cache stores each layer's input less its
-value for those frames, so that zeros are that state.
+depend on how the audio was cut into calls. The zero state means a quiet room heard before the
+stream began: the cache stores each layer's input less its mean over white noise at
+`QUIET_ROOM_DBFS` (`rest`), so that zeros are that state. A word at the very start of a stream
+(a trimmed recording) is then heard as after a pause, not after frames no microphone gives.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from torch.nn import functional as F
 
 from edge_rnn.config import (EMBEDDING_CACHE, EMBEDDING_LAYERS as _LAYERS, EMBEDDING_MEL_HOP as MEL_HOP,
                              EMBEDDING_MELS as N_MELS, EMBEDDING_N_FFT as N_FFT, EMBEDDING_SIZE as EMBEDDING,
-                             EMBEDDING_WINDOW as WINDOW_FRAMES, embedding_time_convs)
+                             embedding_time_convs)
 from .features import dft_basis, power_frames, triangles
 from edge_rnn.runtime.errors import UserError
 
@@ -45,6 +47,9 @@ PCM_POWER = 4.0 * 32767.0 ** 2  # 16-bit scale, and the 16 kHz window's sum twic
 # touches only the very bottom of 16-bit audio (its quantization noise alone, at -101 dBFS, reads
 # under it in 14% of its values; noise at -90 dBFS practically never), never a room's sound.
 POWER_FLOOR = 10 ** -0.5
+# The room a fresh stream has been hearing (white noise, dBFS RMS): the zero state of the cache.
+QUIET_ROOM_DBFS = -60.0
+QUIET_ROOM_SECONDS = 8.0
 
 def default_weights() -> Path:
     """The embedding's ONNX file shipped with the package (see NOTICE beside it)."""
@@ -126,15 +131,16 @@ class SpeechEmbedding(nn.Module):
 
     @torch.no_grad()
     def settle(self) -> None:
-        """Set `rest` from the weights: each cached input's value over frames of log-mel 0. The
-        network has no padding in time, so over constant frames every layer is constant in time."""
+        """Set `rest` from the weights: each cached input's mean over the steps of a quiet room
+        (`quiet_room_logmel()`), so that the zero state is a stream that has been hearing it."""
         rests = []
 
         def note(_k: int, x: torch.Tensor) -> torch.Tensor:
-            rests.append(x[0, :, 0].reshape(-1))  # (channels, mels): the same at every step
+            rests.append(x[0].mean(dim=1).reshape(-1))  # (channels, mels): averaged over time
             return x
 
-        self._layers(torch.zeros(1, 1, WINDOW_FRAMES, N_MELS, dtype=self.rest.dtype, device=self.rest.device), note)
+        frames = quiet_room_logmel().to(dtype=self.rest.dtype, device=self.rest.device)
+        self._layers(frames.unsqueeze(1), note)
         self.rest.copy_(torch.cat(rests))
 
     def is_pretrained(self) -> bool:
@@ -209,3 +215,16 @@ class EmbeddingFrontEnd(nn.Module):
         power = power_frames(x, self.basis, MEL_HOP)  # (batch, 8 * hops, bins)
         logmel = torch.log10(torch.clamp(torch.matmul(power, self.mel), min=POWER_FLOOR)) + 2.0
         return logmel, new_context
+
+
+@functools.lru_cache(maxsize=1)
+def quiet_room_logmel() -> torch.Tensor:
+    """(1, frames, 32) log-mel frames of `QUIET_ROOM_SECONDS` of white noise at `QUIET_ROOM_DBFS`
+    (a fixed draw), as the front end computes them: what a fresh stream is taken to have heard."""
+    samples = int(QUIET_ROOM_SECONDS * 8000) // MEL_HOP * MEL_HOP  # the front end runs at 8 kHz
+    noise = np.random.default_rng(0).standard_normal(samples) * 10 ** (QUIET_ROOM_DBFS / 20)
+    front = EmbeddingFrontEnd()
+    with torch.no_grad():
+        audio = torch.from_numpy(noise.astype(np.float32))[None]
+        logmel, _ = front(audio, torch.zeros(1, front.context_size))
+    return logmel

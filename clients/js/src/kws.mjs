@@ -11,6 +11,9 @@ import { roundInt, roundTo } from './pynum.mjs';
 // The same as the Python runtime, because int8 models quantize activations per call: the same
 // calls give the same numbers.
 export const MAX_CALL_FRAMES = 1000;
+// After the input ends, how long a word may still take to be recognised (runtime/kws.py's
+// FINISH_SECONDS); the detector's smoothing and decision time come on top.
+export const FINISH_SECONDS = 1.0;
 
 /**
  * Detection parameters: the model's `edge_rnn.detector` JSON with overrides on top (null or
@@ -163,5 +166,21 @@ export class KeywordSpotter {
   /** Feed audio; returns events [{keyword, time (s from stream start), score, frame}]. */
   async process(chunk) {
     return this.detector.update(await this.probabilities(chunk));
+  }
+
+  /** How much digital silence `finish()` feeds: the rest of the current hop and enough whole
+   * hops for a word still being heard to be recognised and decided. */
+  finishSamples() {
+    const c = this.detector.config;
+    const tail = FINISH_SECONDS + c.decision_s + c.smooth_frames * this.hop / this.sampleRate;
+    return Math.ceil(tail * this.sampleRate / this.hop) * this.hop - this.pending.length;
+  }
+
+  /** The input has ended (a file, a closed pipe): follow it with digital silence and return the
+   * events that completes, then start a new stream (as `reset()`). */
+  async finish() {
+    const events = await this.process(new Float32Array(this.finishSamples()));
+    this.reset();
+    return events;
   }
 }

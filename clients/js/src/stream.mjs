@@ -112,13 +112,15 @@ export function chunkSamples(sampleRate, chunkMs) {
 /** Feed audio chunks (Float32Array each) to a spotter; print each event. Returns the count. */
 export async function streamAudio(spotter, chunks, { json = false, write }) {
   let count = 0;
-  for await (const chunk of chunks) {
-    for (const { keyword, time, score } of await spotter.process(chunk)) {
+  const show = (events) => {
+    for (const { keyword, time, score } of events) {
       count++;
       if (json) write(dumps({ keyword, time, score }, new Set(['time', 'score'])));
       else write(`${pyFixed(time, 2).padStart(8)}s  ${keyword.padEnd(10)} score ${pyFixed(score, 3)}`);
     }
-  }
+  };
+  for await (const chunk of chunks) show(await spotter.process(chunk));
+  show(await spotter.finish());  // a word in the input's last moments
   return count;
 }
 

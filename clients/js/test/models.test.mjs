@@ -114,6 +114,19 @@ test('the spotter finds the spoken digits and its events do not depend on the ch
   }
 });
 
+test('finish() reports a word at the very end of the input, then starts a new stream', async () => {
+  const cut = digits.subarray(0, Math.floor(10.31 * 8000));  // the demo, cut right after "six"
+  const spotter = new KeywordSpotter(kwsNode), events = [];
+  for (let a = 0; a < cut.length; a += 800) events.push(...await spotter.process(cut.subarray(a, a + 800)));
+  assert.deepEqual(events.map((e) => e.keyword), ['three', 'one', 'four', 'one', 'five', 'nine', 'two']);
+  assert.equal((spotter.pending.length + spotter.finishSamples()) % spotter.hop, 0);
+  const last = await spotter.finish();
+  assert.deepEqual(last.map((e) => e.keyword), ['six']);
+  assert.ok(last[0].time > 10 && last[0].time < 11);
+  assert.equal(spotter.detector.frame, 0);
+  assert.equal(spotter.pending.length, 0);
+});
+
 test('onnxruntime-web spots the same events', async () => {
   const kwsWeb = await Model.load(ortWeb, bundledBytes('fsdd-kws'), { where: 'fsdd-kws' });
   assert.deepEqual(await spot(kwsWeb, digits, 800), await spot(kwsNode, digits, 800));

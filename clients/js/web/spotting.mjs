@@ -50,9 +50,10 @@ export class SpottingPanel {
     const wav = parseWav(bytes, name);
     const rate = this.spotter.sampleRate;
     const audio = resample(toMono(wav.samples, wav.channels), wav.rate, rate);
-    this.restart(Math.ceil(audio.length / this.spotter.hop));
+    this.restart(Math.ceil((audio.length + this.spotter.finishSamples()) / this.spotter.hop));
     const size = Math.round(rate * FILE_CHUNK_S), t0 = performance.now();
     for (let a = 0; a < audio.length; a += size) await this.feed(audio.subarray(a, a + size));
+    await this.feed(new Float32Array(this.spotter.finishSamples()));  // a word in the file's last moments
     const seconds = (performance.now() - t0) / 1000, audioSeconds = audio.length / rate;
     const resampled = wav.rate === rate ? '' : ` (resampled from ${wav.rate} Hz)`;
     this.info.textContent = `${name}: ${audioSeconds.toFixed(2)} s of audio${resampled} in ${(seconds * 1000).toFixed(0)} ms, real-time factor ${(seconds / audioSeconds).toFixed(4)}`;
