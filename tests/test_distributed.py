@@ -27,8 +27,17 @@ LM = ["--hidden", "12", "--embedding", "8", "--bptt", "10", "--dropout", "0", "-
       "--quiet", "--json"]
 
 
+# gloo's worker threads can abort a process at interpreter exit, after training has finished and
+# the process group was destroyed (pytorch/pytorch#190489, #179291): a run that ends with this
+# alone is run once more; any other failure, or this one twice, fails the test.
+GLOO_EXIT_ABORT = "terminate called without an active exception"
+
+
 def _torchrun(args: list[str], tmp_path) -> subprocess.CompletedProcess:
-    r = subprocess.run(TORCHRUN + args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    for attempt in (1, 2):
+        r = subprocess.run(TORCHRUN + args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        if r.returncode == 0 or GLOO_EXIT_ABORT not in r.stderr or "Traceback" in r.stderr:
+            break
     assert r.returncode == 0, r.stderr[-3000:]
     return r
 

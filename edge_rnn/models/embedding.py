@@ -32,9 +32,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from edge_rnn.config import (EMBEDDING_CACHE, EMBEDDING_LAYERS as _LAYERS, EMBEDDING_MEL_HOP as MEL_HOP,
-                             EMBEDDING_MELS as N_MELS, EMBEDDING_N_FFT as N_FFT, EMBEDDING_SIZE as EMBEDDING,
-                             embedding_time_convs)
+from edge_rnn.config import (EMBEDDING_CACHE, EMBEDDING_HOP as HOP, EMBEDDING_LAYERS as _LAYERS,
+                             EMBEDDING_MEL_HOP as MEL_HOP, EMBEDDING_MELS as N_MELS, EMBEDDING_N_FFT as N_FFT,
+                             EMBEDDING_SIZE as EMBEDDING, embedding_time_convs)
 from .features import dft_basis, power_frames, triangles
 from edge_rnn.runtime.errors import UserError
 
@@ -47,6 +47,12 @@ PCM_POWER = 4.0 * 32767.0 ** 2  # 16-bit scale, and the 16 kHz window's sum twic
 # touches only the very bottom of 16-bit audio (its quantization noise alone, at -101 dBFS, reads
 # under it in 14% of its values; noise at -90 dBFS practically never), never a room's sound.
 POWER_FLOOR = 10 ** -0.5
+# A faint fixed noise added to the audio (white, dBFS RMS; one draw of a hop's 640 samples,
+# repeated every hop, so it needs no state): digital silence then reads as the quietest
+# microphone, with the frame-to-frame texture of noise. A stream with exact zeros between its
+# words otherwise loses about a tenth of them; this adds the level of 16-bit audio's own
+# quantization noise, 25 dB under the quietest background the spotters are trained with.
+DITHER_DBFS = -90.0
 # The room a fresh stream has been hearing (white noise, dBFS RMS): the zero state of the cache.
 QUIET_ROOM_DBFS = -60.0
 QUIET_ROOM_SECONDS = 8.0
@@ -188,8 +194,9 @@ def mel_matrix() -> torch.Tensor:
 
 
 class EmbeddingFrontEnd(nn.Module):
-    """(batch, samples) audio -> (batch, samples / 80, 32) log-mel frames (log10 of the mel
-    power, + 2, as the embedding expects them), one per 80 new samples.
+    """(batch, samples) audio, whole hops of 640 samples -> (batch, samples / 80, 32) log-mel
+    frames (log10 of the mel power, + 2, as the embedding expects them), one per 80 new samples;
+    the audio first gets the dither (`DITHER_DBFS`).
 
     State: `context` (batch, 176) audio samples, the DFT's overlap. The embedding itself is a
     separate module (`KeywordNet.embedding`, which carries its own state), so that export
@@ -200,6 +207,8 @@ class EmbeddingFrontEnd(nn.Module):
 
     def __init__(self, features: int = EMBEDDING):
         super().__init__()
+        dither = np.random.default_rng(0).standard_normal(HOP) * 10 ** (DITHER_DBFS / 20)
+        self.register_buffer("dither", torch.from_numpy(dither.astype(np.float32)), persistent=False)
         window = torch.zeros(N_FFT, dtype=torch.float64)
         start = (N_FFT - WIN) // 2  # centred, as the 16 kHz window sits in its 512-point frame
         window[start : start + WIN] = torch.hann_window(WIN, periodic=True, dtype=torch.float64)
@@ -210,6 +219,8 @@ class EmbeddingFrontEnd(nn.Module):
         self.register_buffer("std", torch.ones(features))
 
     def forward(self, audio: torch.Tensor, context: torch.Tensor):
+        batch, samples = audio.shape  # samples: whole hops, each gets the same dither
+        audio = (audio.reshape(batch, -1, HOP) + self.dither).reshape(batch, samples)
         x = torch.cat([context, audio], dim=1)  # (batch, 176 + samples)
         new_context = x[:, x.size(1) - self.context_size :]
         power = power_frames(x, self.basis, MEL_HOP)  # (batch, 8 * hops, bins)

@@ -253,6 +253,8 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions, embedding_fr
 
         def train_epoch(optimizer, out_of_time, record):
             started, total, count = time.monotonic(), 0.0, 0
+            if config.tune_embedding:  # a clip's zero state: the quiet room as the tuned blocks now hear it
+                model.embedding.settle()
             with Progress(batches, "train", enabled=not opts.quiet) as bar:
                 for _ in range(batches):
                     x, y = clips(mine, data.batch_size, rng, data.clips, mix)
