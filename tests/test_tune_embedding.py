@@ -4,6 +4,7 @@ third of the learning rate); the rest of it stays the pretrained network."""
 from __future__ import annotations
 
 import json
+import warnings
 import re
 
 import numpy as np
@@ -60,7 +61,9 @@ def test_only_the_tuned_blocks_learn_and_at_a_third_of_the_rate(tmp_path):
 @needs_fsdd
 def test_trains_exports_int8_and_streams_chunk_invariantly(tmp_path):
     data = fsdd_subset(tmp_path / "data", digits=(0, 1))
-    tuned = train_embedding_spotter(data, tmp_path / "run", "--tune-embedding", "1", "--embedding-anchor", "0.001")
+    with warnings.catch_warnings():  # the anchor's pull is reported without torch's scalar warning
+        warnings.filterwarnings("error", message=".*requires_grad=True to a scalar")
+        tuned = train_embedding_spotter(data, tmp_path / "run", "--tune-embedding", "1", "--embedding-anchor", "0.001")
     ckpt = load_checkpoint(tuned)
     assert ckpt["config"].tune_embedding == 1
     assert json.loads(ckpt["settings"])["data"]["embedding_anchor"] == 0.001

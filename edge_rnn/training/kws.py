@@ -261,7 +261,8 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions, embedding_fr
                     logits, _ = net(x, model.init_state(x.size(0), x.device))
                     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
                     pull = anchor.penalty()
-                    value = descend(loss + pull, optimizer, model, opts.clip) - float(pull)  # the words' loss
+                    step = descend(loss + pull, optimizer, model, opts.clip)
+                    value = step - float(torch.as_tensor(pull).detach())  # the words' loss
                     record(value)
                     total, count = total + value, count + 1
                     bar.update(1, f"loss {total / count:.4f}")
