@@ -52,6 +52,27 @@ def test_digital_silence_leaves_only_the_words():
     assert min(silent) >= 10  # about half and half
 
 
+def test_word_at_start_begins_that_share_of_clips_with_a_word():
+    """--word-at-start: that share of clips begins with a word at its first sample (a one-word
+    file heard from a fresh stream); otherwise the first word starts 0-0.75 s in."""
+    words = {"one": [_constant("one", 0.3)], "two": [_constant("two", 0.3)]}
+
+    def first_word_frames(share: float) -> list[int]:
+        rng, frames = np.random.default_rng(3), []
+        for _ in range(60):
+            _, labels = make_clip(words, {"one": 2, "two": 3}, words["one"], 24000, 80, rng,
+                                  ClipOptions(3.0, word_at_start=share))
+            if (labels != 0).any():
+                frames.append(int(np.argmax(labels != 0)))
+        return frames
+
+    assert set(first_word_frames(1.0)) == {0}
+    never = first_word_frames(0.0)
+    assert sum(f == 0 for f in never) <= 2 and max(never) > 30  # up to 75 frames of 10 ms in
+    half = first_word_frames(0.5)
+    assert 0.25 < np.mean([f == 0 for f in half]) < 0.75
+
+
 def test_frame_labels_ignore_the_onset_and_carry_a_tail():
     labels = frame_labels_for(30, 80, [(800, 1600, 2)], tail=3)  # a word over frames 10-19
     assert list(labels[:10]) == [0] * 10

@@ -65,7 +65,7 @@ def _snr_range(text: str) -> tuple[float, float]:
 
 
 def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reverb: float, babble_voices: int,
-                  synthetic_keywords: int = 0, digital_silence: float = 0.0):
+                  synthetic_keywords: int = 0, digital_silence: float = 0.0, word_at_start: float = 0.0):
     from edge_rnn.training.clips import ClipOptions
 
     if babble_voices and not noise_share:
@@ -75,7 +75,7 @@ def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reve
 
         espeak()  # say now, not after the recordings are read, that it is missing
     return ClipOptions(seconds, _speed_range(speed), noise_share, _snr_range(snr), reverb, babble_voices,
-                       synthetic_keywords, digital_silence)
+                       synthetic_keywords, digital_silence, word_at_start)
 
 
 def _done(best: dict, out: Path, as_json: bool) -> None:
@@ -142,6 +142,9 @@ NoiseShare = Annotated[float, typer.Option(min=0.0, max=1.0, help=(
 DigitalSilence = Annotated[float, typer.Option(min=0.0, max=1.0, help=(
     "share of the clips not in loud noise whose background is exact zeros (a padded file, a muted "
     "input): the words alone"))]
+WordAtStart = Annotated[float, typer.Option(min=0.0, max=1.0, help=(
+    "share of the clips whose first word starts at their first sample, as in a one-word file heard "
+    "from a fresh stream (0: the first word starts 0-0.75 s in)"))]
 BabbleVoices = Annotated[int, typer.Option(min=0, max=1000, help=(
     "with --noise-share: this many espeak-ng voices say 20 words each that are no keyword, for babble"
     " and unknown speech (needs espeak-ng; 0: babble of reversed training words only)"))]
@@ -180,7 +183,7 @@ def train_kws_cmd(
     noise_share: NoiseShare = 0.0,
     snr: str = typer.Option("-3,27", help="MIN,MAX dB: SNR (speech power over noise power) of --noise-share clips"),
     reverb: float = typer.Option(0.0, min=0.0, max=1.0, help="share of clips heard in a simulated room"),
-    digital_silence: DigitalSilence = 0.0,
+    digital_silence: DigitalSilence = 0.0, word_at_start: WordAtStart = 0.0,
     babble_voices: BabbleVoices = 0,
     synthetic_keywords: SyntheticKeywords = 0,
     batch_size: BatchSize = 32, optimizer: Optimizer = "adam", lr: Lr = 3e-3, clip: Clip = 1.0,
@@ -206,7 +209,7 @@ def train_kws_cmd(
                         patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
                         decay_after=2, schedule=schedule, log_every=log_every)
     clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices, synthetic_keywords,
-                          digital_silence)
+                          digital_silence, word_at_start)
     if embedding_anchor and not tune_embedding:
         raise UserError("--embedding-anchor needs --tune-embedding: a frozen embedding does not move")
     kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, clips, noise=noise,

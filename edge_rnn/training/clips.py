@@ -30,6 +30,7 @@ class ClipOptions:
     babble_voices: int = 0  # espeak-ng voices saying words that are no keyword (babble, unknown speech)
     synthetic_keywords: int = 0  # espeak-ng voices (others) saying each keyword, added to the training words
     digital_silence: float = 0.0  # of the clips in their usual background: none, exact zeros between the words
+    word_at_start: float = 0.0  # of the clips: the first word starts at the first sample (else 0-0.75 s in)
 
 
 def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
@@ -125,7 +126,9 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
     options = options or ClipOptions()
     speech = np.zeros(samples, np.float32)
     segments = []
-    pos = int(rng.integers(0, samples // 4))
+    # no extra draw without word_at_start, so that older recipes make the same clips
+    at_start = bool(options.word_at_start) and rng.random() < options.word_at_start
+    pos = 0 if at_start else int(rng.integers(0, samples // 4))
     for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.1, 0.4, 0.35, 0.15]))):
         utt, label = choose_word(words, keyword_ids, pool, rng, mix)
         utt = augment(utt, rng, options, rate)
