@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
 from edge_rnn.bench.table import runtime_table
 from edge_rnn.bench.measure import (empty_call_seconds, kws_rows, lm_macs_per_token, lm_rows, peak_macs_per_second,
                                 runtime_process, weight_bytes_per_step)
@@ -40,7 +47,6 @@ def test_benchmark_needs_no_onnx_package():
     code = ("import sys; sys.modules['onnx'] = None; from edge_rnn.bench.measure import empty_call_seconds, "
             "peak_macs_per_second; print(empty_call_seconds() > 0 and peak_macs_per_second('int8', 32, 32, 32) > 0)")
     import subprocess
-    import sys
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "True", out.stderr
@@ -59,3 +65,19 @@ def test_table_renders(lm_int8):
               "files": {"lm_bytes": 1000, "lm_fp32_bytes": 4000}}
     table = runtime_table(result, {"PyTorch eager": 1e-3}, result["lm"])
     assert "PyTorch eager" in table and "0.250x fp32" in table
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed: no babble")
+def test_stream_edges_counts_false_accepts_at_stream_starts(capsys):
+    """benchmarks/stream_edges.py on the bundled spotter: 120 fresh streams of noise alone, each
+    event counted (the bundle fires only in some babble starts), as JSON."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import stream_edges
+    finally:
+        sys.path.pop(0)
+    assert stream_edges.main(["--model", "fsdd-kws", "--json"]) == 0
+    starts = json.loads(capsys.readouterr().out)["starts"]
+    assert starts["streams"] == 120 and set(starts["false_accepts_per_kind"]) == set(stream_edges.KINDS)
+    assert starts["false_accepts"] == sum(starts["false_accepts_per_kind"].values()) <= 20  # 9 on 2026-12-01
+    assert stream_edges.main(["--model", "no-such-model.onnx"]) == 2
