@@ -6,9 +6,9 @@
 - **starts**: fresh streams of 3 s of noise alone (white, pink, brown, hum and babble at -50,
   -40, -30 and -20 dBFS, six draws each: 120 streams, each ended with `finish()`), as when a
   spotter is switched on in a noisy room; every event is a false accept.
-- **digital silence** (with --data): the speakers' words in one stream with gaps of exact zeros
-  (0.5-1.5 s) instead of `edge-rnn eval`'s gaps of faint noise; detected and false accepts, scored
-  as `edge-rnn eval` scores its stream.
+- **digital silence** (with --data): `edge-rnn eval`'s stream of the speakers' words (the same
+  order and 0.5-1.5 s gaps) with exact zeros in the gaps instead of faint noise; detected and
+  false accepts, scored as `edge-rnn eval` scores its stream.
 
 Every draw has a fixed seed, so a run repeats exactly. Needs the runtime (numpy, onnxruntime) and
 espeak-ng for the babble.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_rnn.evaluation.kws import events_at, run_probabilities, score_events
+from edge_rnn.evaluation.kws import build_stream, events_at, run_probabilities, score_events
 from edge_rnn.evaluation.noisy import NoiseSource
 from edge_rnn.progress import Progress
 from edge_rnn.runtime.bundled import resolve_model
@@ -38,6 +38,7 @@ KINDS = ["white", "pink", "brown", "hum", "babble"]
 LEVELS_DBFS = [-50, -40, -30, -20]
 DRAWS = 6
 START_SECONDS = 3.0
+EVAL_SEED = 2024  # edge-rnn eval's: its stream's order and gaps
 
 
 def starts(session: Session, quiet: bool) -> dict:
@@ -46,6 +47,7 @@ def starts(session: Session, quiet: bool) -> dict:
     rate = spotter.sample_rate
     source = NoiseSource(KINDS, rate)
     per_kind = {kind: 0 for kind in KINDS}
+    chunk = rate // 10  # 100 ms, as `edge-rnn stream` feeds audio
     with Progress(len(KINDS) * len(LEVELS_DBFS) * DRAWS, "stream starts", enabled=not quiet) as bar:
         for kind in KINDS:
             for level in LEVELS_DBFS:
@@ -53,7 +55,6 @@ def starts(session: Session, quiet: bool) -> dict:
                     noise = source.make(kind, int(START_SECONDS * rate), np.random.default_rng(draw))
                     audio = (noise * 10 ** (level / 20)).astype(np.float32)
                     spotter.reset()
-                    chunk = rate // 10
                     events = [e for a in range(0, audio.size, chunk) for e in spotter.process(audio[a : a + chunk])]
                     per_kind[kind] += len(events + spotter.finish())
                     bar.update(1)
@@ -65,16 +66,8 @@ def digital_silence(session: Session, data: Path, speakers: list[str] | None, qu
     """The speakers' words in one stream with gaps of exact zeros."""
     c = session.contract
     utts = load_recordings(data, c.sample_rate, speakers=speakers, quiet=quiet, background=False).utterances
-    rng = np.random.default_rng(0)
-    pieces, truth, pos = [], [], 0
-    for i in rng.permutation(len(utts)):
-        gap = int(rng.uniform(0.5, 1.5) * c.sample_rate)
-        pieces += [np.zeros(gap, np.float32), utts[i].audio]
-        start = pos + gap
-        pos = start + utts[i].audio.size
-        truth.append((start / c.sample_rate, pos / c.sample_rate, utts[i].word))
-    pieces.append(np.zeros(int(1.5 * c.sample_rate), np.float32))
-    probs = run_probabilities(session, np.concatenate(pieces), c.sample_rate // 10)
+    audio, truth = build_stream(utts, c.sample_rate, np.random.default_rng(EVAL_SEED), digital_silence=True)
+    probs = run_probabilities(session, audio, c.sample_rate // 10)
     events = events_at(probs, c.labels, c.hop / c.sample_rate, DetectorConfig.from_dict(c.detector))
     scored = score_events(events, truth, set(keywords_of(c.labels)))
     return {key: scored[key] for key in ("keyword_utterances", "detected", "detection_rate", "false_accepts")}

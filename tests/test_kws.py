@@ -272,3 +272,20 @@ def test_detector_config_refuses_what_it_cannot_use():
             DetectorConfig.from_dict(bad)
     with pytest.raises(UserError):
         DetectorConfig.from_dict({}, threshold=-0.1)  # an override is checked too
+
+
+def test_eval_stream_with_digital_silence_keeps_its_order_and_gaps():
+    """`build_stream(..., digital_silence=True)`: the same words, order and gaps as `edge-rnn
+    eval`'s stream, with exact zeros in the gaps instead of faint noise."""
+    from edge_rnn.evaluation.kws import build_stream
+    from edge_rnn.training.utterances import Utterance
+
+    utts = [Utterance(w, "a", i, np.full(800 + 80 * i, 0.1, np.float32)) for i, w in enumerate(["zero", "one"] * 3)]
+    noisy, truth = build_stream(utts, 8000, np.random.default_rng(1))
+    silent, same = build_stream(utts, 8000, np.random.default_rng(1), digital_silence=True)
+    assert same == truth and silent.size == noisy.size
+    words = np.zeros(noisy.size, bool)
+    for start, end, _ in truth:
+        words[round(start * 8000) : round(end * 8000)] = True
+    np.testing.assert_array_equal(silent[words], noisy[words])
+    assert not silent[~words].any() and noisy[~words].any()

@@ -38,14 +38,15 @@ def run_probabilities(session: Session, audio: np.ndarray, chunk: int, bar: Prog
     return np.concatenate(out)
 
 
-def build_stream(utts, rate: int, rng: np.random.Generator):
-    """Utterances in shuffled order, each after a 0.5-1.5 s gap of silence or noise.
+def build_stream(utts, rate: int, rng: np.random.Generator, digital_silence: bool = False):
+    """Utterances in shuffled order, each after a 0.5-1.5 s gap of faint noise (-65 to -40 dBFS),
+    or of exact zeros with `digital_silence` (the same draws: the same order and gaps).
     Returns (audio, [(start s, end s, word)])."""
     pieces, truth, pos = [], [], 0
     for i in rng.permutation(len(utts)):
         gap = int(rng.uniform(0.5, 1.5) * rate)
-        level = 10 ** (rng.uniform(-65, -40) / 20)
-        pieces += [background(gap, rng, rate) * level, utts[i].audio]
+        level = 10 ** (rng.uniform(-65, -40) / 20)  # drawn either way: the same order and gaps
+        pieces += [background(gap, rng, rate) * (0.0 if digital_silence else level), utts[i].audio]
         start = pos + gap
         pos = start + utts[i].audio.size
         truth.append((start / rate, pos / rate, utts[i].word))

@@ -51,7 +51,7 @@ POWER_FLOOR = 10 ** -0.5
 # repeated every hop, so it needs no state): digital silence then reads as the quietest
 # microphone, with the frame-to-frame texture of noise. A stream with exact zeros between its
 # words otherwise loses about a tenth of them; this adds the level of 16-bit audio's own
-# quantization noise, 25 dB under the quietest background the spotters are trained with.
+# quantization noise, 15 dB under the quietest background the spotters are trained with.
 DITHER_DBFS = -90.0
 # The room a fresh stream has been hearing (white noise, dBFS RMS): the zero state of the cache.
 QUIET_ROOM_DBFS = -60.0
@@ -232,7 +232,7 @@ class EmbeddingFrontEnd(nn.Module):
 def quiet_room_logmel() -> torch.Tensor:
     """(1, frames, 32) log-mel frames of `QUIET_ROOM_SECONDS` of white noise at `QUIET_ROOM_DBFS`
     (a fixed draw), as the front end computes them: what a fresh stream is taken to have heard."""
-    samples = int(QUIET_ROOM_SECONDS * 8000) // MEL_HOP * MEL_HOP  # the front end runs at 8 kHz
+    samples = int(QUIET_ROOM_SECONDS * 8000) // HOP * HOP  # whole hops at 8 kHz, as the front end takes them
     noise = np.random.default_rng(0).standard_normal(samples) * 10 ** (QUIET_ROOM_DBFS / 20)
     front = EmbeddingFrontEnd()
     with torch.no_grad():
