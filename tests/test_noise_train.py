@@ -51,6 +51,35 @@ def test_share_and_reverb_choose_the_recipe():
     assert out[100] == pytest.approx(0.5, rel=0.05) and np.abs(out[200:]).max() > 0  # a room's tail, no noise
 
 
+def _outside_tones(x: np.ndarray) -> float:
+    """The share of power outside 150-1000 Hz."""
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    hz = np.fft.rfftfreq(x.size, 1 / RATE)
+    return float(spectrum[(hz < 150) | (hz > 1000)].sum() / spectrum.sum())
+
+
+def test_noise_weights_choose_the_kinds_drawn():
+    rng = np.random.default_rng(6)
+    babble_only = NoiseMix.build(words(), seed=1, share=1.0, reverb=0.0, weights={"babble": 1.0, "shaped": 0.0})
+    shaped_only = NoiseMix.build(words(), seed=1, share=1.0, reverb=0.0, weights={"shaped": 1.0})
+    assert babble_only.kind_weights() == {"babble": 1.0}
+    # the babble here is made of tones of 200-800 Hz; shaped noise covers the whole band
+    babble = [_outside_tones(babble_only.noise(RATE, rng)) for _ in range(10)]
+    shaped = [_outside_tones(shaped_only.noise(RATE, rng)) for _ in range(10)]
+    assert max(babble) < 0.05 < 0.3 < min(shaped), (babble, shaped)
+
+
+def test_default_noise_weights_draw_as_before():
+    from edge_rnn.training.noisemix import KIND_WEIGHTS
+
+    default = NoiseMix.build(words(), seed=1, share=1.0, reverb=0.0)
+    explicit = NoiseMix.build(words(), seed=1, share=1.0, reverb=0.0, weights=dict(KIND_WEIGHTS))
+    assert default.kind_weights() == KIND_WEIGHTS
+    for seed in range(8):
+        a = default.noise(RATE, np.random.default_rng(seed))
+        assert np.array_equal(a, explicit.noise(RATE, np.random.default_rng(seed)))
+
+
 def test_shaped_noise_spectra_differ():
     rng = np.random.default_rng(5)
     a, b = shaped(RATE, rng), shaped(RATE, rng)
@@ -67,6 +96,12 @@ def test_mistakes_are_one_line(tmp_path, capsys):
     assert main(base + ["--babble-voices", "3"]) == 2
     err = capsys.readouterr().err
     assert err.count("--snr needs") == 2 and "give --noise-share too" in err
+    for weights in ("babble=x", "fan=1", "babble=-1", "babble=1,babble=2", "babble=0", "babble=1,mixture=1"):
+        assert main(base + ["--noise-share", "0.5", "--noise-weights", weights]) == 2
+    assert main(base + ["--noise-share", "0.5", "--noise-weights", "recorded=1"]) == 2
+    assert main(base + ["--noise-weights", "babble=1"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 8 and all(line.startswith("edge-rnn: error: --noise-weights") for line in lines), lines
 
 
 @needs_fsdd
@@ -81,15 +116,18 @@ def test_train_tiny_model_in_noise(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "kws", "--data", str(data), "--keywords", "zero,one", "--valid-speaker", "jackson",
             "--hidden", "8", "--epochs", "1", "--clips-per-epoch", "16", "--clip-seconds", "1", "--threads", "1",
-            "--noise-share", "0.6", "--snr", "0,10", "--reverb", "0.25", "--babble-voices", "2", "--synthetic-keywords", "2", "--out", str(out)]
+            "--noise-share", "0.6", "--snr", "0,10", "--reverb", "0.25", "--babble-voices", "2", "--synthetic-keywords", "2",
+            "--noise-weights", "babble=2,shaped=1,mixture=0.5", "--out", str(out)]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "60% of clips in loud noise at SNR 0 to 10 dB, 25% in simulated rooms" in err
     assert "espeak-ng words that are no keyword, from 2 voices" in err
     assert "4 keywords said by 2 espeak-ng voices join the training words" in err
+    assert "loud noise drawn as babble 2, shaped 1, mixture 0.5" in err
     clips = json.loads(load_checkpoint(out / "best.pt")["settings"])["data"]["clips"]
     assert (clips["noise_share"], clips["snr"], clips["reverb"], clips["babble_voices"], clips["synthetic_keywords"]) \
         == (0.6, [0.0, 10.0], 0.25, 2, 2)
+    assert clips["noise_weights"] == {"babble": 2.0, "shaped": 1.0, "mixture": 0.5}
     export_checkpoints(out / "best.pt", tmp_path / "m.onnx")
     probs = KeywordSpotter(Session(tmp_path / "m.onnx")).probabilities(np.zeros(RATE, np.float32))
     assert probs.shape[1] == 4 and np.allclose(probs.sum(axis=1), 1, atol=1e-4)

@@ -64,10 +64,42 @@ def _snr_range(text: str) -> tuple[float, float]:
     return low, high
 
 
+def _noise_weights(text: str | None, recordings: bool) -> dict[str, float] | None:
+    """'babble=0.6,shaped=0.2' -> {kind: weight}; None for None."""
+    from edge_rnn.training.noisemix import KIND_WEIGHTS
+
+    if text is None:
+        return None
+    known = [*KIND_WEIGHTS, "recorded"]
+    weights = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        kind, _, value = part.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if kind.strip() not in known or not 0 <= weight < float("inf") or kind.strip() in weights:
+            raise UserError(f"--noise-weights needs KIND=WEIGHT pairs like babble=0.6,shaped=0.3,mixture=0.1 "
+                            f"(kinds {', '.join(known)}; each once, weights >= 0), got {text!r}")
+        weights[kind.strip()] = weight
+    if "recorded" in weights and not recordings:
+        raise UserError("--noise-weights recorded=... needs --noise DIR, a folder of your background recordings")
+    drawn = [k for k, w in weights.items() if w > 0]
+    if not drawn:
+        raise UserError(f"--noise-weights needs at least one kind with a weight above 0, got {text!r}")
+    if "mixture" in drawn and len([k for k in drawn if k != "mixture"]) < 2:
+        raise UserError("--noise-weights: a mixture is two of the other kinds: give two of them a weight above 0")
+    return weights
+
+
 def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reverb: float, babble_voices: int,
-                  synthetic_keywords: int = 0, digital_silence: float = 0.0, word_at_start: float = 0.0):
+                  synthetic_keywords: int = 0, digital_silence: float = 0.0, word_at_start: float = 0.0,
+                  noise_weights: str | None = None, recordings: bool = False):
     from edge_rnn.training.clips import ClipOptions
 
+    if noise_weights is not None and not noise_share:
+        raise UserError("--noise-weights chooses the noise of --noise-share clips: give --noise-share too, e.g. 0.6")
+    weights = _noise_weights(noise_weights, recordings)
     if babble_voices and not noise_share:
         raise UserError("--babble-voices makes babble for --noise-share clips: give --noise-share too, e.g. 0.6")
     if babble_voices or synthetic_keywords:
@@ -75,7 +107,7 @@ def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reve
 
         espeak()  # say now, not after the recordings are read, that it is missing
     return ClipOptions(seconds, _speed_range(speed), noise_share, _snr_range(snr), reverb, babble_voices,
-                       synthetic_keywords, digital_silence, word_at_start)
+                       synthetic_keywords, digital_silence, word_at_start, weights)
 
 
 def _done(best: dict, out: Path, as_json: bool) -> None:
@@ -148,6 +180,11 @@ WordAtStart = Annotated[float, typer.Option(min=0.0, max=1.0, help=(
 BabbleVoices = Annotated[int, typer.Option(min=0, max=1000, help=(
     "with --noise-share: this many espeak-ng voices say 20 words each that are no keyword, for babble"
     " and unknown speech (needs espeak-ng; 0: babble of reversed training words only)"))]
+NoiseWeights = Annotated[Optional[str], typer.Option(help=(
+    "with --noise-share: how often each kind of loud noise is drawn, KIND=WEIGHT pairs among shaped, "
+    "babble, hum, mixture (two of the others) and recorded (--noise), e.g. babble=0.6,shaped=0.2,"
+    "mixture=0.2 for a crowded room (default shaped=0.35,babble=0.35,hum=0.05,mixture=0.25, "
+    "recorded=0.3 with --noise)"))]
 SyntheticKeywords = Annotated[int, typer.Option(min=0, max=1000, help=(
     "this many other espeak-ng voices say each keyword, added to the training words (needs espeak-ng;"
     " with --babble-voices, so that a synthesised voice is not a sign of 'no keyword'; 0: none)"))]
@@ -185,7 +222,7 @@ def train_kws_cmd(
     reverb: float = typer.Option(0.0, min=0.0, max=1.0, help="share of clips heard in a simulated room"),
     digital_silence: DigitalSilence = 0.0, word_at_start: WordAtStart = 0.0,
     babble_voices: BabbleVoices = 0,
-    synthetic_keywords: SyntheticKeywords = 0,
+    synthetic_keywords: SyntheticKeywords = 0, noise_weights: NoiseWeights = None,
     batch_size: BatchSize = 32, optimizer: Optimizer = "adam", lr: Lr = 3e-3, clip: Clip = 1.0,
     patience: Patience = 4,
     schedule: str = typer.Option("cosine", help="cosine (lr to 0 over --epochs) or plateau (cut on no improvement)"),
@@ -209,7 +246,7 @@ def train_kws_cmd(
                         patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
                         decay_after=2, schedule=schedule, log_every=log_every)
     clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices, synthetic_keywords,
-                          digital_silence, word_at_start)
+                          digital_silence, word_at_start, noise_weights, noise is not None)
     if embedding_anchor and not tune_embedding:
         raise UserError("--embedding-anchor needs --tune-embedding: a frozen embedding does not move")
     kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, clips, noise=noise,

@@ -202,8 +202,11 @@ def noise_mix(train: list[Utterance], recordings: list[np.ndarray], options: Cli
         note(f"{len(other)} espeak-ng words that are no keyword, from {options.babble_voices} voices", opts.quiet)
     note(f"{options.noise_share:.0%} of clips in loud noise at SNR {options.snr[0]:g} to {options.snr[1]:g} dB, "
          f"{options.reverb:.0%} in simulated rooms", opts.quiet)
+    if options.noise_weights is not None:
+        note("loud noise drawn as " + ", ".join(f"{k} {w:g}" for k, w in options.noise_weights.items()), opts.quiet)
     return NoiseMix.build([u.audio for u in train], opts.seed, rate, other, share=options.noise_share,
-                          snr=options.snr, reverb=options.reverb, recordings=recordings or None)
+                          snr=options.snr, reverb=options.reverb, recordings=recordings or None,
+                          weights=options.noise_weights)
 
 
 class Anchor:

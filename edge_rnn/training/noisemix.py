@@ -1,11 +1,11 @@
 """Training clips in loud noise, babble and rooms (`train kws --noise-share`, `--snr`, `--reverb`,
-`--babble-voices`). numpy only.
+`--babble-voices`, `--noise-weights`). numpy only.
 
 A share of the clips has its words mixed with noise at an SNR drawn from a range (speech power,
 over the words' samples, over noise power), or, without words, noise alone at -70 to -10 dBFS.
 The noise is shaped noise (a random spectral slope with a smooth random curve on top, so that no
 one spectrum is learnt), babble of 2-10 talkers, mains hum, the user's background recordings, or
-a mixture of two; its level drifts and is sometimes modulated slowly (a fan, traffic). Babble is
+a mixture of two (how often each: `--noise-weights`); its level drifts and is sometimes modulated slowly (a fan, traffic). Babble is
 made of the training words reversed or cut short (speech that is no keyword) and, with
 espeak-ng voices, of synthesised words that are no keyword, which also appear as unknown words
 in the foreground. Independently, a share of the clips is heard in a simulated room.
@@ -22,6 +22,7 @@ from .noise import coloured, from_recordings, level_for_snr, mains_hum, speech_p
 from .rooms import reverberate, rooms
 
 KIND_WEIGHTS = {"shaped": 0.35, "babble": 0.35, "hum": 0.05, "mixture": 0.25}
+RECORDED_WEIGHT = 0.3  # of the user's recordings (--noise), beside KIND_WEIGHTS
 
 
 def shaped(n: int, rng: np.random.Generator, rate: int = 8000, max_db: float = 8.0) -> np.ndarray:
@@ -52,6 +53,7 @@ class NoiseMix:
     recordings: list[np.ndarray] | None = None  # the user's background recordings
     unknown_words: list[np.ndarray] = field(default_factory=list)  # synthesised words that are no keyword
     silent_level_db: tuple[float, float] = (-70.0, -10.0)  # noise of clips without words (dBFS RMS)
+    weights: dict[str, float] | None = None  # how often each kind is drawn (None: KIND_WEIGHTS, RECORDED_WEIGHT)
 
     @classmethod
     def build(cls, words: list[np.ndarray], seed: int, rate: int = 8000, other_words: list[np.ndarray] | None = None,
@@ -64,15 +66,23 @@ class NoiseMix:
             mix.rirs = rooms(300, seed + 1, rate, rt60=(0.15, 1.0), distance=(0.3, 3.0))
         return mix
 
-    def _kind(self, rng: np.random.Generator, kinds: list[str]) -> str:
-        weights = dict(KIND_WEIGHTS, **({"recorded": 0.3} if self.recordings else {}))
+    def kind_weights(self) -> dict[str, float]:
+        """How often each kind is drawn: `weights` when given (a kind left out: never), else the
+        defaults; the user's recordings only when there are some. A mixture is two of the others."""
+        if self.weights is not None:
+            return {k: w for k, w in self.weights.items() if w > 0 and (k != "recorded" or self.recordings)}
+        return dict(KIND_WEIGHTS, **({"recorded": RECORDED_WEIGHT} if self.recordings else {}))
+
+    def _kind(self, rng: np.random.Generator, weights: dict[str, float]) -> str:
+        kinds = list(weights)
         p = np.array([weights[k] for k in kinds])
         return kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
 
     def noise(self, n: int, rng: np.random.Generator, rate: int = 8000, kind: str | None = None) -> np.ndarray:
         """`n` samples of one random training noise, unit RMS."""
-        kinds = list(KIND_WEIGHTS) + (["recorded"] if self.recordings else [])
-        kind = kind or self._kind(rng, kinds)
+        weights = self.kind_weights()
+        kinds = list(weights)
+        kind = kind or self._kind(rng, weights)
         if kind == "shaped":
             x = shaped(n, rng, rate)
         elif kind == "babble":
