@@ -5,10 +5,10 @@ A share of the clips has its words mixed with noise at an SNR drawn from a range
 over the words' samples, over noise power), or, without words, noise alone at -70 to -10 dBFS.
 The noise is shaped noise (a random spectral slope with a smooth random curve on top, so that no
 one spectrum is learnt), babble of 2-10 talkers, mains hum, the user's background recordings, or
-a mixture of two (how often each: `--noise-weights`); its level drifts and is sometimes modulated slowly (a fan, traffic). Babble is
-made of the training words reversed or cut short (speech that is no keyword) and, with
-espeak-ng voices, of synthesised words that are no keyword, which also appear as unknown words
-in the foreground. Independently, a share of the clips is heard in a simulated room.
+a mixture of two (how often each: `--noise-weights`); its level drifts and is sometimes
+modulated slowly (a fan, traffic). Babble is made of the training words reversed or cut short
+(speech that is no keyword) and, with espeak-ng voices, of synthesised words that are no keyword,
+which also appear as unknown words in the foreground. Independently, a share of the clips is heard in a simulated room.
 """
 
 from __future__ import annotations
