@@ -102,6 +102,12 @@ def test_mistakes_are_one_line(tmp_path, capsys):
     assert main(base + ["--noise-weights", "babble=1"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 8 and all(line.startswith("edge-rnn: error: --noise-weights") for line in lines), lines
+    assert main(base + ["--negative-words", "fine"]) == 2  # said by the babble voices: none
+    assert main(base + ["--noise-share", "0.5", "--babble-voices", "2", "--negative-words", " , "]) == 2
+    assert main(base + ["--noise-share", "0.5", "--babble-voices", "2", "--negative-words", "fine,Nine"]) == 2
+    err = capsys.readouterr().err
+    assert "give --babble-voices too" in err and "needs comma-separated words" in err
+    assert "must not be keywords: Nine" in err
 
 
 @needs_fsdd
@@ -117,17 +123,20 @@ def test_train_tiny_model_in_noise(tmp_path, capsys):
     args = ["train", "kws", "--data", str(data), "--keywords", "zero,one", "--valid-speaker", "jackson",
             "--hidden", "8", "--epochs", "1", "--clips-per-epoch", "16", "--clip-seconds", "1", "--threads", "1",
             "--noise-share", "0.6", "--snr", "0,10", "--reverb", "0.25", "--babble-voices", "2", "--synthetic-keywords", "2",
-            "--noise-weights", "babble=2,shaped=1,mixture=0.5", "--out", str(out)]
+            "--noise-weights", "babble=2,shaped=1,mixture=0.5", "--negative-words", "hero,fun,hero",
+            "--out", str(out)]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "60% of clips in loud noise at SNR 0 to 10 dB, 25% in simulated rooms" in err
     assert "espeak-ng words that are no keyword, from 2 voices" in err
     assert "4 keywords said by 2 espeak-ng voices join the training words" in err
     assert "loud noise drawn as babble 2, shaped 1, mixture 0.5" in err
+    assert "4 espeak-ng words near the keywords (2 of them, 2 a voice) are unknown speech" in err
     clips = json.loads(load_checkpoint(out / "best.pt")["settings"])["data"]["clips"]
     assert (clips["noise_share"], clips["snr"], clips["reverb"], clips["babble_voices"], clips["synthetic_keywords"]) \
         == (0.6, [0.0, 10.0], 0.25, 2, 2)
     assert clips["noise_weights"] == {"babble": 2.0, "shaped": 1.0, "mixture": 0.5}
+    assert clips["negative_words"] == ["hero", "fun"]
     export_checkpoints(out / "best.pt", tmp_path / "m.onnx")
     probs = KeywordSpotter(Session(tmp_path / "m.onnx")).probabilities(np.zeros(RATE, np.float32))
     assert probs.shape[1] == 4 and np.allclose(probs.sum(axis=1), 1, atol=1e-4)

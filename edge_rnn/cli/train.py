@@ -92,9 +92,24 @@ def _noise_weights(text: str | None, recordings: bool) -> dict[str, float] | Non
     return weights
 
 
+def _negative_words(text: str | None, keywords: list[str], babble_voices: int) -> tuple[str, ...]:
+    """'fine,hero' -> ('fine', 'hero'): words that sound like a keyword but are none."""
+    if text is None:
+        return ()
+    words = tuple(dict.fromkeys(w.strip() for w in text.split(",") if w.strip()))
+    if not words:
+        raise UserError(f"--negative-words needs comma-separated words like fine,hero, got {text!r}")
+    if not babble_voices:
+        raise UserError("--negative-words are said by the --babble-voices voices: give --babble-voices too, e.g. 150")
+    clash = [w for w in words if w.lower() in {k.lower() for k in keywords}]
+    if clash:
+        raise UserError(f"--negative-words must not be keywords: {', '.join(clash)}")
+    return words
+
+
 def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reverb: float, babble_voices: int,
                   synthetic_keywords: int = 0, digital_silence: float = 0.0, word_at_start: float = 0.0,
-                  noise_weights: str | None = None, recordings: bool = False):
+                  noise_weights: str | None = None, recordings: bool = False, negative_words: tuple[str, ...] = ()):
     from edge_rnn.training.clips import ClipOptions
 
     if noise_weights is not None and not noise_share:
@@ -107,7 +122,7 @@ def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reve
 
         espeak()  # say now, not after the recordings are read, that it is missing
     return ClipOptions(seconds, _speed_range(speed), noise_share, _snr_range(snr), reverb, babble_voices,
-                       synthetic_keywords, digital_silence, word_at_start, weights)
+                       synthetic_keywords, digital_silence, word_at_start, weights, negative_words)
 
 
 def _done(best: dict, out: Path, as_json: bool) -> None:
@@ -185,6 +200,9 @@ NoiseWeights = Annotated[Optional[str], typer.Option(help=(
     "babble, hum, mixture (two of the others) and recorded (--noise), e.g. babble=0.6,shaped=0.2,"
     "mixture=0.2 for a crowded room (default shaped=0.35,babble=0.35,hum=0.05,mixture=0.25, "
     "recorded=0.3 with --noise)"))]
+NegativeWords = Annotated[Optional[str], typer.Option(help=(
+    "comma-separated words that sound like a keyword but are none (fine,hero for nine,zero), said by "
+    "the --babble-voices voices as unknown speech, so that the spotter learns the difference"))]
 SyntheticKeywords = Annotated[int, typer.Option(min=0, max=1000, help=(
     "this many other espeak-ng voices say each keyword, added to the training words (needs espeak-ng;"
     " with --babble-voices, so that a synthesised voice is not a sign of 'no keyword'; 0: none)"))]
@@ -223,6 +241,7 @@ def train_kws_cmd(
     digital_silence: DigitalSilence = 0.0, word_at_start: WordAtStart = 0.0,
     babble_voices: BabbleVoices = 0,
     synthetic_keywords: SyntheticKeywords = 0, noise_weights: NoiseWeights = None,
+    negative_words: NegativeWords = None,
     batch_size: BatchSize = 32, optimizer: Optimizer = "adam", lr: Lr = 3e-3, clip: Clip = 1.0,
     patience: Patience = 4,
     schedule: str = typer.Option("cosine", help="cosine (lr to 0 over --epochs) or plateau (cut on no improvement)"),
@@ -245,8 +264,9 @@ def train_kws_cmd(
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
                         patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
                         decay_after=2, schedule=schedule, log_every=log_every)
+    negatives = _negative_words(negative_words, parse_keywords(keywords), babble_voices)
     clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices, synthetic_keywords,
-                          digital_silence, word_at_start, noise_weights, noise is not None)
+                          digital_silence, word_at_start, noise_weights, noise is not None, negatives)
     if embedding_anchor and not tune_embedding:
         raise UserError("--embedding-anchor needs --tune-embedding: a frozen embedding does not move")
     kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, clips, noise=noise,

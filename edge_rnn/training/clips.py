@@ -32,6 +32,7 @@ class ClipOptions:
     digital_silence: float = 0.0  # of the clips in their usual background: none, exact zeros between the words
     word_at_start: float = 0.0  # of the clips: the first word starts at the first sample (else 0-0.75 s in)
     noise_weights: dict[str, float] | None = None  # how often each loud-noise kind is drawn (None: noisemix's)
+    negative_words: tuple[str, ...] = ()  # words near the keywords, said by --babble-voices voices as unknown speech
 
 
 def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:

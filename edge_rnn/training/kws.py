@@ -187,6 +187,9 @@ def synthetic_keywords(keywords: list[str], rate: int, voices: int, seed: int, q
             for i, (word, audio) in enumerate(said)]
 
 
+NEGATIVES_PER_VOICE = 10  # --negative-words: each voice says this many of them (a random choice)
+
+
 def noise_mix(train: list[Utterance], recordings: list[np.ndarray], options: ClipOptions, rate: int,
               opts: TrainOptions):
     """The loud-noise and room recipe of `options` (None when it asks for neither)."""
@@ -200,6 +203,12 @@ def noise_mix(train: list[Utterance], recordings: list[np.ndarray], options: Cli
 
         other = spoken_words(TRAIN_WORDS, rate, options.babble_voices, 20, opts.seed)
         note(f"{len(other)} espeak-ng words that are no keyword, from {options.babble_voices} voices", opts.quiet)
+        if options.negative_words:  # other voices than the babble's (another seed)
+            per_voice = min(NEGATIVES_PER_VOICE, len(options.negative_words))
+            near = spoken_words(list(options.negative_words), rate, options.babble_voices, per_voice, [opts.seed, 3])
+            other += near
+            note(f"{len(near)} espeak-ng words near the keywords ({len(options.negative_words)} of them, "
+                 f"{per_voice} a voice) are unknown speech", opts.quiet)
     note(f"{options.noise_share:.0%} of clips in loud noise at SNR {options.snr[0]:g} to {options.snr[1]:g} dB, "
          f"{options.reverb:.0%} in simulated rooms", opts.quiet)
     if options.noise_weights is not None:
