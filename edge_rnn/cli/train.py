@@ -64,9 +64,6 @@ def _snr_range(text: str) -> tuple[float, float]:
     return low, high
 
 
-from edge_rnn.training.kws_options import _negative_words, _noise_weights  # noqa: E402
-
-
 def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reverb: float, babble_voices: int,
                   synthetic_keywords: int = 0, digital_silence: float = 0.0, word_at_start: float = 0.0,
                   noise_weights: str | None = None, recordings: bool = False, negative_words: tuple[str, ...] = ()):
@@ -74,7 +71,9 @@ def _clip_options(seconds: float, speed: str, noise_share: float, snr: str, reve
 
     if noise_weights is not None and not noise_share:
         raise UserError("--noise-weights chooses the noise of --noise-share clips: give --noise-share too, e.g. 0.6")
-    weights = _noise_weights(noise_weights, recordings)
+    from edge_rnn.training.kws_options import noise_weights_option
+
+    weights = noise_weights_option(noise_weights, recordings)
     if babble_voices and not noise_share:
         raise UserError("--babble-voices makes babble for --noise-share clips: give --noise-share too, e.g. 0.6")
     if babble_voices or synthetic_keywords:
@@ -214,6 +213,7 @@ def train_kws_cmd(
     from edge_rnn.config import EMBEDDING_HOP, KWSConfig
     from edge_rnn.runtime.labels import keyword_labels
     from edge_rnn.training.kws import KWSData, train_kws
+    from edge_rnn.training.kws_options import negative_words_option
     from edge_rnn.training.loop import TrainOptions
     from edge_rnn.training.utterances import parse_keywords
 
@@ -224,7 +224,7 @@ def train_kws_cmd(
     opts = TrainOptions(out=out, epochs=epochs, max_minutes=max_minutes, optimizer=optimizer, lr=lr, clip=clip,
                         patience=patience, seed=seed, threads=threads, device=device, resume=resume, quiet=quiet,
                         decay_after=2, schedule=schedule, log_every=log_every)
-    negatives = _negative_words(negative_words, parse_keywords(keywords), babble_voices)
+    negatives = negative_words_option(negative_words, parse_keywords(keywords), babble_voices)
     clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices, synthetic_keywords,
                           digital_silence, word_at_start, noise_weights, noise is not None, negatives)
     if embedding_anchor and not tune_embedding:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from edge_rnn.runtime.errors import UserError
 
 
-def _noise_weights(text: str | None, recordings: bool) -> dict[str, float] | None:
+def noise_weights_option(text: str | None, recordings: bool) -> dict[str, float] | None:
     """'babble=0.6,shaped=0.2' -> {kind: weight}; None for None."""
     from edge_rnn.training.noisemix import KIND_WEIGHTS
 
@@ -33,7 +33,7 @@ def _noise_weights(text: str | None, recordings: bool) -> dict[str, float] | Non
     return weights
 
 
-def _negative_words(text: str | None, keywords: list[str], babble_voices: int) -> tuple[str, ...]:
+def negative_words_option(text: str | None, keywords: list[str], babble_voices: int) -> tuple[str, ...]:
     """'fine,hero' -> ('fine', 'hero'): words that sound like a keyword but are none."""
     if text is None:
         return ()

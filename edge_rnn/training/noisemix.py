@@ -8,7 +8,8 @@ one spectrum is learnt), babble of 2-10 talkers, mains hum, the user's backgroun
 a mixture of two (how often each: `--noise-weights`); its level drifts and is sometimes
 modulated slowly (a fan, traffic). Babble is made of the training words reversed or cut short
 (speech that is no keyword) and, with espeak-ng voices, of synthesised words that are no keyword,
-which also appear as unknown words in the foreground. Independently, a share of the clips is heard in a simulated room.
+which also appear as unknown words in the foreground. Independently, a share of the clips is
+heard in a simulated room.
 """
 
 from __future__ import annotations
