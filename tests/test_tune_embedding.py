@@ -63,10 +63,12 @@ def test_trains_exports_int8_and_streams_chunk_invariantly(tmp_path):
     data = fsdd_subset(tmp_path / "data", digits=(0, 1))
     with warnings.catch_warnings():  # the anchor's pull is reported without torch's scalar warning
         warnings.filterwarnings("error", message=".*requires_grad=True to a scalar")
-        tuned = train_embedding_spotter(data, tmp_path / "run", "--tune-embedding", "1", "--embedding-anchor", "0.001")
+        tuned = train_embedding_spotter(data, tmp_path / "run", "--tune-embedding", "1", "--embedding-anchor", "0.001",
+                                        "--embedding-denoise", "0.3")
     ckpt = load_checkpoint(tuned)
     assert ckpt["config"].tune_embedding == 1
-    assert json.loads(ckpt["settings"])["data"]["embedding_anchor"] == 0.001
+    settings = json.loads(ckpt["settings"])["data"]
+    assert settings["embedding_anchor"] == 0.001 and settings["embedding_denoise"] == 0.3
     original = SpeechEmbedding()
     original.load_onnx(default_weights())
     first = first_tuned_conv(1)

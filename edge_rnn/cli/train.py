@@ -142,6 +142,9 @@ EmbeddingFrom = Annotated[Optional[Path], typer.Option(help=(
 EmbeddingAnchor = Annotated[float, typer.Option(min=0.0, help=(
     "with --tune-embedding: pull the tuned blocks toward the weights they started from, by this "
     "weight on their squared change (L2-SP; 0: off)"))]
+EmbeddingDenoise = Annotated[float, typer.Option(min=0.0, help=(
+    "with --tune-embedding: pull the tuned embedding of each noisy clip toward the pretrained "
+    "embedding of the same words in a quiet room, by this weight (0: off)"))]
 NoiseShare = Annotated[float, typer.Option(min=0.0, max=1.0, help=(
     "share of clips whose words are put into loud noise (shaped, babble, hum, --noise recordings, "
     "mixtures) at --snr, or, without words, into noise alone (0: none)"))]
@@ -186,7 +189,7 @@ def train_kws_cmd(
     level_bands: LevelBands = 0,
     tune_embedding: TuneEmbedding = 0,
     embedding_from: EmbeddingFrom = None,
-    embedding_anchor: EmbeddingAnchor = 0.0,
+    embedding_anchor: EmbeddingAnchor = 0.0, embedding_denoise: EmbeddingDenoise = 0.0,
     cell: Cell = "gru", hidden: Hidden = "64,64", dropout: Dropout = 0.1, epochs: Epochs = 30,
     max_minutes: MaxMinutes = 0.0,
     clips_per_epoch: int = typer.Option(2000, min=1, help="noisy training clips made per epoch (by all processes "
@@ -227,10 +230,11 @@ def train_kws_cmd(
     negatives = negative_words_option(negative_words, parse_keywords(keywords), babble_voices)
     clips = _clip_options(clip_seconds, speed, noise_share, snr, reverb, babble_voices, synthetic_keywords,
                           digital_silence, word_at_start, noise_weights, noise is not None, negatives)
-    if embedding_anchor and not tune_embedding:
-        raise UserError("--embedding-anchor needs --tune-embedding: a frozen embedding does not move")
+    for name, value in (("--embedding-anchor", embedding_anchor), ("--embedding-denoise", embedding_denoise)):
+        if value and not tune_embedding:
+            raise UserError(f"{name} needs --tune-embedding: a frozen embedding does not move")
     kws_data = KWSData(data, valid_speaker, clips_per_epoch, batch_size, clips, noise=noise,
-                       embedding_anchor=embedding_anchor)
+                       embedding_anchor=embedding_anchor, embedding_denoise=embedding_denoise)
     _done(train_kws(config, kws_data, opts, embedding_from), out, json_out)
 
 

@@ -41,6 +41,7 @@ class KWSData:
     clips: ClipOptions = field(default_factory=ClipOptions)
     noise: Path | None = None  # a folder of background recordings
     embedding_anchor: float = 0.0  # weight of the tuned blocks' squared change from their start (L2-SP)
+    embedding_denoise: float = 0.0  # weight of the pull toward the pretrained embedding of clean clips (denoise.py)
 
     def settings(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
@@ -104,15 +105,17 @@ def check_keywords(keywords: list[str], utts: list[Utterance], where: str) -> No
 
 def make_batch(utts: list[Utterance], keyword_ids: dict[str, int], count: int, samples: int, hop: int,
                rng: np.random.Generator, options: ClipOptions | None = None, rate: int = 8000,
-               noise: list[np.ndarray] | None = None, mix=None):
+               noise: list[np.ndarray] | None = None, mix=None, clean: bool = False):
     """(audio (count, samples), labels (count, samples / hop)) of `count` fresh clips (with `mix`,
-    a noisemix.NoiseMix, some in loud noise and rooms)."""
+    a noisemix.NoiseMix, some in loud noise and rooms); with `clean`, also each clip's words in a
+    quiet room (count, samples)."""
     words = by_word(utts)
     missing = [k for k in keyword_ids if k not in words]
     if missing:
         raise UserError(f"no recordings of keyword(s) {', '.join(missing)}")
-    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng, options, rate, noise, mix) for _ in range(count)]
-    return torch.from_numpy(np.stack([c[0] for c in clips])), torch.from_numpy(np.stack([c[1] for c in clips]))
+    clips = [make_clip(words, keyword_ids, utts, samples, hop, rng, options, rate, noise, mix, clean)
+             for _ in range(count)]
+    return tuple(torch.from_numpy(np.stack([c[i] for c in clips])) for i in range(len(clips[0])))
 
 
 def frame_metrics(model, audio, labels, batch: int) -> tuple[float, float]:
@@ -248,9 +251,9 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions, embedding_fr
         rate, hop = config.sample_rate, config.hop
         samples = int(data.clips.seconds * rate) // hop * hop
         mix = noise_mix(train_utts, noise, data.clips, rate, opts)
-        clips = lambda utts, count, rng, options=None, mix=None: [  # noqa: E731
+        clips = lambda utts, count, rng, options=None, mix=None, clean=False: [  # noqa: E731
             t.to(cluster.device) for t in make_batch(utts, keyword_ids, count, samples, hop, rng, options, rate, noise,
-                                                     mix)]
+                                                     mix, clean)]
         rng = np.random.default_rng(opts.seed)
         model = new_model(config, start).to(cluster.device)
         model.fit_normalisation(clips(train_utts, 64, rng)[0])  # the same on every rank
@@ -259,6 +262,11 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions, embedding_fr
             torch.manual_seed(opts.seed + cluster.rank)
         mine, net = shard(train_utts, cluster), cluster.wrap(model)
         anchor = Anchor(model, data.embedding_anchor)
+        denoise = None
+        if data.embedding_denoise:
+            from .denoise import Denoise
+
+            denoise = Denoise(model, data.embedding_denoise)
         # validation in the noise trained for, so that the best epoch is the best in it
         valid = clips(valid_utts, 300, np.random.default_rng(12345), None, mix) if cluster.main else None
         batches = math.ceil(data.clips_per_epoch / (data.batch_size * cluster.world))
@@ -269,10 +277,10 @@ def train_kws(config: KWSConfig, data: KWSData, opts: TrainOptions, embedding_fr
                 model.embedding.settle()
             with Progress(batches, "train", enabled=not opts.quiet) as bar:
                 for _ in range(batches):
-                    x, y = clips(mine, data.batch_size, rng, data.clips, mix)
+                    x, y, *clean = clips(mine, data.batch_size, rng, data.clips, mix, denoise is not None)
                     logits, _ = net(x, model.init_state(x.size(0), x.device))
                     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
-                    pull = anchor.penalty()
+                    pull = anchor.penalty() + (denoise.penalty(clean[0]) if denoise is not None else 0.0)
                     step = descend(loss + pull, optimizer, model, opts.clip)
                     value = step - float(torch.as_tensor(pull).detach())  # the words' loss
                     record(value)
