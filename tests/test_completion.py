@@ -70,7 +70,7 @@ def test_greedy_completion_is_repeated_top_1_steps_with_carried_state(ptb):
             steps.append(best)
             q.feed([best[0]])
         assert [w for w, _ in words] == [w for w, _ in steps]
-        np.testing.assert_allclose([x for _, x in words], [x for _, x in steps], atol=1e-5)
+        np.testing.assert_allclose([x for _, x in words], [x for _, x in steps], atol=1e-4)  # int8 kernels
         assert ended == (len(steps) < 12)
 
 

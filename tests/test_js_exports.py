@@ -21,7 +21,7 @@ import onnx
 import pytest
 
 from conftest import FSDD, rewrite_metadata, tiny_lm_checkpoint
-from js_helpers import PY_CLI, assert_same_predictions, both, node_cli, run
+from js_helpers import PY_CLI, assert_same_predictions, both, native_int8_saturates, node_cli, run
 from test_integrity import BAD_METADATA
 
 # lines are sentences: in the language the tiny models learned, with other case, unknown words,
@@ -67,6 +67,9 @@ def test_the_int8_exports_use_the_per_row_scheme(lm_int8, gru_lm):
 @pytest.mark.parametrize("binding", ["node", "web"])
 @pytest.mark.parametrize("name", ["lstm_fp32", "lstm_int8", "gru_fp32", "gru_int8"])
 def test_next_words_of_exports_match_python(js_ready, request, name, binding):
+    if binding == "web" and name.endswith("int8") and native_int8_saturates():
+        pytest.skip("this x86 processor has no VNNI: onnxruntime's native int8 kernels saturate, its wasm build "
+                    "does not (docs/runtime.md), so a tiny int8 model's words differ between them")
     model = str(lm_model(request, name))
     for k in ("3", "15"):  # within the graph's top-k, and past it (a softmax over the logits)
         py, js = both(["stream", "--model", model, "--json", "--top-k", k], TEXT.encode(), binding)
