@@ -228,14 +228,19 @@ class EmbeddingFrontEnd(nn.Module):
         return logmel, new_context
 
 
+def quiet_room_audio(samples: int) -> np.ndarray:
+    """`samples` of white noise at `QUIET_ROOM_DBFS` RMS, float32: the first samples of one fixed
+    draw, so that any length is the start of the same quiet room."""
+    return (np.random.default_rng(0).standard_normal(samples) * 10 ** (QUIET_ROOM_DBFS / 20)).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=1)
 def quiet_room_logmel() -> torch.Tensor:
     """(1, frames, 32) log-mel frames of `QUIET_ROOM_SECONDS` of white noise at `QUIET_ROOM_DBFS`
     (a fixed draw), as the front end computes them: what a fresh stream is taken to have heard."""
     samples = int(QUIET_ROOM_SECONDS * 8000) // HOP * HOP  # whole hops at 8 kHz, as the front end takes them
-    noise = np.random.default_rng(0).standard_normal(samples) * 10 ** (QUIET_ROOM_DBFS / 20)
     front = EmbeddingFrontEnd()
     with torch.no_grad():
-        audio = torch.from_numpy(noise.astype(np.float32))[None]
+        audio = torch.from_numpy(quiet_room_audio(samples))[None]
         logmel, _ = front(audio, torch.zeros(1, front.context_size))
     return logmel

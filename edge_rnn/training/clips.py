@@ -119,19 +119,13 @@ def choose_word(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], 
     return unknown_speech(pool, rng), UNKNOWN_ID
 
 
-def quiet_room(samples: int) -> np.ndarray:
-    """White noise at -60 dBFS RMS, one fixed draw: the room a clean clip is heard in."""
-    return (np.random.default_rng(0).standard_normal(samples) * 1e-3).astype(np.float32)
-
-
 def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], pool: list[Utterance],
               samples: int, hop: int, rng: np.random.Generator, options: ClipOptions | None = None,
               rate: int = 8000, noise: list[np.ndarray] | None = None, mix=None, clean: bool = False):
     """A clip of `samples` audio at `rate` with 0-3 words in noise (some of it from the recorded
     background `noise`, when given; with `mix`, a noisemix.NoiseMix, sometimes in a room or loud
-    noise), and its per-frame labels: (audio, labels). With `clean`, also the same words without
-    room or noise, in a quiet room (`quiet_room`): (audio, labels, clean); the same draws either
-    way."""
+    noise), and its per-frame labels: (audio, labels). With `clean`, also the same words alone,
+    without room or noise: (audio, labels, words); the same draws either way."""
     options = options or ClipOptions()
     speech = np.zeros(samples, np.float32)
     segments = []
@@ -162,5 +156,5 @@ def make_clip(words: dict[str, list[Utterance]], keyword_ids: dict[str, int], po
     tail = max(1, round(0.2 * rate / hop))  # label 0.2 s after each word (20 frames of 10 ms)
     labels = frame_labels_for(samples // hop, hop, segments, tail)
     if clean:
-        return audio.astype(np.float32), labels, np.clip(speech + quiet_room(samples), -1.0, 1.0)
+        return audio.astype(np.float32), labels, speech
     return audio.astype(np.float32), labels

@@ -107,8 +107,8 @@ def make_batch(utts: list[Utterance], keyword_ids: dict[str, int], count: int, s
                rng: np.random.Generator, options: ClipOptions | None = None, rate: int = 8000,
                noise: list[np.ndarray] | None = None, mix=None, clean: bool = False):
     """(audio (count, samples), labels (count, samples / hop)) of `count` fresh clips (with `mix`,
-    a noisemix.NoiseMix, some in loud noise and rooms); with `clean`, also each clip's words in a
-    quiet room (count, samples)."""
+    a noisemix.NoiseMix, some in loud noise and rooms); with `clean`, also each clip's words alone,
+    without room or noise (count, samples)."""
     words = by_word(utts)
     missing = [k for k in keyword_ids if k not in words]
     if missing:
