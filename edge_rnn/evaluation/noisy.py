@@ -163,14 +163,22 @@ class NoiseOptions:
     recordings: list[np.ndarray] | None = None  # --noise DIR, at the model's rate
 
 
-def _streams(utts, wet, opts: NoiseOptions, rate: int):
+def _quiet_stream(utts, rate: int):
+    """(the quiet stream, its truth, the generator that drew it), as edge-rnn eval builds them:
+    the same order and gaps."""
+    from .kws import build_stream
+
+    rng = np.random.default_rng(2024)
+    return (*build_stream(utts, rate, rng), rng)
+
+
+def _streams(quiet_stream, wet, opts: NoiseOptions, rate: int):
     """(condition, speech stream, truth, noise-only stream or None, noise RMS or None) of each
-    condition in turn; `wet` the utterances in rooms (for "reverb")."""
+    condition in turn; `quiet_stream` from _quiet_stream, `wet` the utterances in rooms (for "reverb")."""
     from .kws import build_stream, noise_stream
 
     source = NoiseSource(opts.kinds, rate, opts.recordings)
-    rng = np.random.default_rng(2024)  # as edge-rnn eval: the same order and gaps
-    quiet, truth = build_stream(utts, rate, rng)
+    quiet, truth, rng = quiet_stream
     minutes = int(opts.noise_minutes * 60 * rate)
     for cond in conditions(opts.kinds, opts.snrs):
         if cond.kind is None:  # edge-rnn eval's own noise-only stream, its generator carried on
@@ -183,11 +191,9 @@ def _streams(utts, wet, opts: NoiseOptions, rate: int):
             yield cond, audio, truth, None if alone is None else np.clip(alone, -1, 1), level
 
 
-def _chunks(utts, wet, opts: NoiseOptions, rate: int, chunk: int) -> int:
-    """How many chunks the runtime will be fed over every condition (for the progress bar)."""
-    from .kws import build_stream
-
-    size = build_stream(utts, rate, np.random.default_rng(2024))[0].size
+def _chunks(utts, wet, size: int, opts: NoiseOptions, rate: int, chunk: int) -> int:
+    """How many chunks the runtime will be fed over every condition (for the progress bar); `size`
+    the quiet stream's samples."""
     noise = math.ceil(int(opts.noise_minutes * 60 * rate) / chunk)
     total = 0
     for cond in conditions(opts.kinds, opts.snrs):
@@ -220,8 +226,9 @@ def scored_streams(session, utts, opts: NoiseOptions, label: str, quiet: bool = 
     c = session.contract
     rate, chunk = c.sample_rate, int(0.1 * c.sample_rate)
     wet = reverberant(utts, rate) if "reverb" in opts.kinds else None
-    with Progress(_chunks(utts, wet, opts, rate, chunk), label, enabled=not quiet) as bar:
-        for cond, audio, truth, alone, level in _streams(utts, wet, opts, rate):
+    quiet_stream = _quiet_stream(utts, rate)
+    with Progress(_chunks(utts, wet, quiet_stream[0].size, opts, rate, chunk), label, enabled=not quiet) as bar:
+        for cond, audio, truth, alone, level in _streams(quiet_stream, wet, opts, rate):
             bar.update(0, cond.name)
             probs = run_probabilities(session, audio, chunk, bar)
             alone_probs = None if alone is None else run_probabilities(session, alone, chunk, bar)
