@@ -2,7 +2,7 @@
 // suggestions after typed text, keyword events from a WAV file and from the (fake) microphone,
 // timings; optionally a screenshot. Used by tests/test_js_client.py and bench/web.mjs.
 //   node scripts/browser-check.mjs URL --text "the company said " [--wav F.wav]
-//        [--mic F.wav --mic-seconds S] [--screenshot out.png] [--chromium /usr/bin/chromium]
+//        [--mic F.wav --mic-seconds S (of microphone audio)] [--screenshot out.png] [--chromium /usr/bin/chromium]
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,8 +70,14 @@ async function main() {
     }
     if (values.mic) {
       await page.click('#mic');
-      await page.waitForTimeout(Number(values['mic-seconds']) * 1000);
-      await page.click('#mic');  // stop: waits for the chunks still queued
+      // until the device has delivered --mic-seconds of audio (not of wall time: a busy machine
+      // may deliver it late), then stop: that waits for the chunks still queued
+      const seconds = Number(values['mic-seconds']);
+      await page.waitForFunction((s) => {
+        const sp = window.edgeRnn.spotting;
+        return sp.mic && sp.heard.samples >= s * sp.mic.ctx.sampleRate;
+      }, seconds, { timeout: (3 * seconds + 30) * 1000, polling: 100 });
+      await page.click('#mic');
       await page.waitForFunction(() => !window.edgeRnn.spotting.mic);
       result.micInfo = await page.textContent('#kws-info');
       result.micHeard = await page.evaluate(() => window.edgeRnn.spotting.heard);
