@@ -1,13 +1,14 @@
 """`train kws --embedding-denoise W`: teach the tuned embedding blocks to hear through noise.
 
 Each training clip is also made clean: the same words, without the room or the noise, heard in
-the quiet room a fresh stream is taken to have heard (embedding.quiet_room_audio). The pretrained embedding, frozen, gives the clean clip's embedding; the
-model's own (tuned) embedding of the noisy clip is pulled toward it, by W times their mean squared
-difference in units of each feature's spread over training audio (the normalisation the heads
-see). Words in babble should then reach the heads looking like the same words in a quiet room,
-and noise alone like the quiet room. The pull is toward the pretrained embedding, so it also keeps
-the tuned blocks near what they were trained on (like `--embedding-anchor`, but on what they
-compute rather than on their weights).
+the quiet room a fresh stream is taken to have heard (embedding.quiet_room_audio). The pretrained
+embedding, frozen, gives the clean clip's embedding; the model's own (tuned) embedding of the
+noisy clip is pulled toward it, by W times their mean squared difference in units of each
+feature's spread over training audio (the normalisation the heads see). Words in babble should
+then reach the heads looking like the same words in a quiet room, and noise alone like the quiet
+room. The pull is toward the pretrained embedding, so it also keeps the tuned blocks near what
+they were trained on (like `--embedding-anchor`, but on what they compute rather than on their
+weights).
 """
 
 from __future__ import annotations
